@@ -1,0 +1,47 @@
+"""The dev command: the whole embedded stack in one process tree."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cli.context import get_ctx, run
+from cli.output import console, fail
+from cli.worker import load_agents, serve
+from workers.devserver import DevServer, DevServerError
+
+EXAMPLE_AGENTS = [
+    "examples.trip_planner:TripPlanner",
+    "examples.batch_report:BatchReport",
+]
+
+
+def dev(ctx: typer.Context) -> None:
+    """Start Temporal (dev server + Web UI), the platform worker and the example agents."""
+    c = get_ctx(ctx)
+    s = c.settings
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = DevServer(
+        db_file=s.home / "temporal.db",
+        port=s.dev_temporal_port,
+        ui_port=s.dev_ui_port,
+        log_file=s.home / "temporal.log",
+    )
+    agents = load_agents(EXAMPLE_AGENTS)
+    try:
+        server.start()
+    except DevServerError as err:
+        fail(str(err))
+    c.settings = s.model_copy(update={"temporal_address": server.address})
+    console.print(f"Temporal       {server.address} (state in {server.db_file})")
+    console.print(f"Web UI         {server.ui_url}")
+    console.print(f"app database   {s.db_url}")
+    console.print("agents         " + ", ".join(a.name for a in agents))
+    console.print("try            durasumi agents; durasumi start trip-planner --field destination=Lisbon")
+    console.print("Ctrl-C stops everything.")
+    try:
+        run(serve)(c, agents, platform=True, vendor="examples")
+    finally:
+        server.stop()
+        console.print("dev stack stopped")

@@ -1,0 +1,48 @@
+"""The `durasumi` command line: one Typer app, one module per group of commands."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import jobs
+from cli.agents import agents
+from cli.context import get_ctx
+from cli.dev import dev
+from cli.worker import worker
+
+app = typer.Typer(
+    name="durasumi",
+    help="Durable, paid, interactive AI agents on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Read the settings once, at the edge."""
+    if ctx.resilient_parsing:
+        return
+    get_ctx(ctx)
+
+
+app.command()(jobs.start)
+app.command()(jobs.signal)
+app.command()(jobs.inspect)
+app.command()(jobs.status)
+app.command()(jobs.watch)
+app.command("list")(jobs.list_)
+app.command()(jobs.cancel)
+app.command()(agents)
+app.command()(worker)
+app.command()(dev)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

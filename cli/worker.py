@@ -1,0 +1,60 @@
+"""The worker command: run the platform worker and/or vendor agent workers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from cli.context import Ctx, get_ctx, run
+from cli.output import BAD_INPUT, console, fail
+from workers.agents import AgentSpecError, describe, load_agent
+from workers.run import agent_worker, platform_worker, run_until_stopped
+from workflows.agent import AgentWorkflow
+
+AgentOpt = Annotated[
+    list[str] | None,
+    typer.Option("--agent", "-a", help="An agent class as module:Class (repeatable)."),
+]
+
+
+def load_agents(specs: list[str]) -> list[type[AgentWorkflow]]:
+    """Import every ``module:Class``, exiting with a clear error on a bad one."""
+    try:
+        return [load_agent(spec) for spec in specs]
+    except AgentSpecError as err:
+        fail(str(err), BAD_INPUT)
+
+
+async def serve(
+    c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, vendor: str
+) -> None:
+    """Register ``agents``, then run the workers until SIGINT/SIGTERM."""
+    client = await c.client()
+    workers = [platform_worker(client, c.settings.platform_task_queue)] if platform else []
+    for agent in agents:
+        queue = c.settings.agent_task_queue(agent.name)
+        c.registry.upsert(describe(agent, task_queue=queue, vendor=vendor))
+        workers.append(agent_worker(client, [agent], queue))
+    names = ", ".join(a.name for a in agents) or "none"
+    console.print(f"worker running (platform: {'yes' if platform else 'no'}; agents: {names})")
+    await run_until_stopped(workers)
+    console.print("worker stopped")
+
+
+def worker(
+    ctx: typer.Context,
+    agent: AgentOpt = None,
+    platform: Annotated[
+        bool, typer.Option("--platform/--no-platform", help="Also run the platform worker.")
+    ] = False,
+    vendor: Annotated[str, typer.Option(help="Vendor name recorded for the agents.")] = "local",
+) -> None:
+    """Run workers: the platform's (--platform) and/or agents' (--agent module:Class)."""
+    if not platform and not agent:
+        fail("nothing to run: pass --platform and/or --agent module:Class", BAD_INPUT)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    c = get_ctx(ctx)
+    classes = load_agents(agent or [])
+    run(serve)(c, classes, platform=platform, vendor=vendor)

@@ -1,0 +1,39 @@
+"""Connecting to Temporal: envconfig profile, then explicit overrides, pydantic payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+from workers.settings import Settings
+
+__all__ = ["connect", "connect_config"]
+
+
+def connect_config(settings: Settings) -> dict[str, Any]:
+    """Client.connect keyword arguments from the envconfig profile and settings.
+
+    The profile (file + TEMPORAL_* environment variables) comes first; DURASUMI_TEMPORAL_*
+    settings override it, so one variable points every process at another cluster.
+    """
+    config_file = settings.temporal_config_file
+    config: dict[str, Any] = dict(
+        ClientConfig.load_client_connect_config(
+            profile=settings.temporal_profile,
+            config_file=str(config_file) if config_file else None,
+        )
+    )
+    if settings.temporal_address:
+        config["target_host"] = settings.temporal_address
+    config.setdefault("target_host", f"127.0.0.1:{settings.dev_temporal_port}")
+    if settings.temporal_namespace:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect a client that carries pydantic models as payloads."""
+    return await Client.connect(data_converter=pydantic_data_converter, **connect_config(settings))

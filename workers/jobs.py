@@ -1,0 +1,215 @@
+"""Client-side job operations shared by the CLI and the API: each is one Temporal call.
+
+Starting is idempotent: the workflow id is derived from (agent, MIP-004 input hash) and
+both the id conflict policy (running) and the id reuse policy (closed) refuse a second
+execution, so the same request always names the same job and never runs it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.registry import AgentRecord
+from workflows import search
+from workflows.forms import Form
+from workflows.ids import input_hash, job_id_for
+from workflows.job import JobWorkflow
+from workflows.models import (
+    CancelRequest,
+    EventsQuery,
+    JobEvent,
+    JobInput,
+    JobStatus,
+    JobView,
+    Submission,
+    SubmitResult,
+)
+
+__all__ = [
+    "JobListing",
+    "StartedJob",
+    "cancel_job",
+    "follow_events",
+    "job_view",
+    "list_jobs",
+    "start_job",
+    "submit_form",
+]
+
+# History events after which the job's state may have changed: every state change happens
+# in a workflow task, and the close events end the stream.
+_WAKE_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+}
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """A job handle and whether this call created it."""
+
+    job_id: str
+    input_hash: str
+    created: bool
+    handle: WorkflowHandle[JobWorkflow, Any]
+
+
+@dataclass(frozen=True)
+class JobListing:
+    """One row of ``list``: what visibility knows about a job."""
+
+    job_id: str
+    agent: str
+    status: str
+    buyer: str
+    started: Any
+    closed: bool
+
+
+async def start_job(
+    client: Client,
+    agent: AgentRecord,
+    identifier_from_purchaser: str,
+    input_data: dict[str, Any],
+    *,
+    platform_task_queue: str,
+    buyer: str = "anonymous",
+) -> StartedJob:
+    """Validate ``input_data`` against the agent's input form and start (or find) the job.
+
+    Raises:
+        FormValidationError: the input does not fit the agent's input form.
+    """
+    if agent.input_form is not None:
+        input_data = Form.model_validate(agent.input_form).clean(input_data)
+    digest = input_hash(identifier_from_purchaser, input_data)
+    job_id = job_id_for(agent.name, digest)
+    job = JobInput(
+        job_id=job_id,
+        agent=agent.name,
+        agent_task_queue=agent.task_queue,
+        identifier_from_purchaser=identifier_from_purchaser,
+        input_data=input_data,
+        input_hash=digest,
+        buyer=buyer,
+        vendor=agent.vendor,
+    )
+    try:
+        handle = await client.start_workflow(
+            JobWorkflow.run,
+            job,
+            id=job_id,
+            task_queue=platform_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search.AGENT, agent.name),
+                    SearchAttributePair(search.STATUS, JobStatus.AWAITING_PAYMENT.value),
+                    SearchAttributePair(search.BUYER, buyer),
+                    SearchAttributePair(search.VENDOR, agent.vendor),
+                ]
+            ),
+            static_summary=f"{agent.name} job for {buyer}",
+        )
+    except WorkflowAlreadyStartedError:
+        # Running or closed: the same request names the same job, never a second run.
+        return StartedJob(job_id, digest, False, job_handle(client, job_id))
+    return StartedJob(job_id, digest, True, handle)
+
+
+def job_handle(client: Client, job_id: str) -> WorkflowHandle[JobWorkflow, Any]:
+    """The handle of a job by id."""
+    return client.get_workflow_handle_for(JobWorkflow.run, job_id)
+
+
+async def submit_form(client: Client, job_id: str, submission: Submission) -> SubmitResult:
+    """Send a form submission as an Update; a refused one raises WorkflowUpdateFailedError."""
+    return await job_handle(client, job_id).execute_update(JobWorkflow.submit, submission)
+
+
+async def cancel_job(client: Client, job_id: str, request: CancelRequest) -> None:
+    """Ask a job to stop (a signal: the job settles as a refund)."""
+    await job_handle(client, job_id).signal(JobWorkflow.cancel, request)
+
+
+async def job_view(client: Client, job_id: str) -> JobView:
+    """Everything about one job now (a query)."""
+    return await job_handle(client, job_id).query(JobWorkflow.view)
+
+
+async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:
+    """The events after sequence number ``after`` (a query)."""
+    return await job_handle(client, job_id).query(JobWorkflow.events, EventsQuery(after=after))
+
+
+async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
+    """Yield the job's events after ``after`` as they happen, until the job closes.
+
+    A history long-poll wakes us when a workflow task completes (nothing is polled on a
+    timer and nothing is written to history for watchers); a query then reads the events
+    past our offset, so a reconnecting client resumes from any sequence number.
+    """
+    handle = job_handle(client, job_id)
+    seen = after
+    async for history_event in handle.fetch_history_events(wait_new_event=True):
+        if history_event.event_type not in _WAKE_EVENTS:
+            continue
+        for event in await handle.query(JobWorkflow.events, EventsQuery(after=seen)):
+            seen = event.seq
+            yield event
+    for event in await handle.query(JobWorkflow.events, EventsQuery(after=seen)):
+        yield event
+
+
+async def list_jobs(
+    client: Client,
+    *,
+    agent: str | None = None,
+    status: str | None = None,
+    buyer: str | None = None,
+    limit: int = 50,
+) -> list[JobListing]:
+    """Jobs from Temporal visibility, newest first, filtered by search attributes."""
+    clauses = [f"WorkflowType = '{JobWorkflow.__name__}'"]
+    for key, value in ((search.AGENT, agent), (search.STATUS, status), (search.BUYER, buyer)):
+        if value is not None:
+            clauses.append(f"{key.name} = '{_quote(value)}'")
+    query = " AND ".join(clauses)
+    rows: list[JobListing] = []
+    async for wf in client.list_workflows(query, limit=limit):
+        attrs = wf.typed_search_attributes
+        rows.append(
+            JobListing(
+                job_id=wf.id,
+                agent=attrs.get(search.AGENT) or "?",
+                status=attrs.get(search.STATUS) or "?",
+                buyer=attrs.get(search.BUYER) or "?",
+                started=wf.start_time,
+                closed=wf.status is not None and wf.status != WorkflowExecutionStatus.RUNNING,
+            )
+        )
+    return rows
+
+
+def _quote(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise ValueError(f"invalid filter value {value!r}")
+    return value
+

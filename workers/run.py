@@ -1,0 +1,85 @@
+"""Building and running workers: the platform worker and one worker per vendor agent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from workflows.agent import AgentWorkflow
+from workflows.job import JobWorkflow
+
+__all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+def platform_worker(client: Client, task_queue: str) -> Worker:
+    """The platform's worker: JobWorkflow (and, later, the payment activities).
+
+    Platform bugs retry the workflow task instead of failing paid jobs, so a fixed deploy
+    picks them up where they stopped.
+    """
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[JobWorkflow],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+def agent_worker(
+    client: Client,
+    agents: Sequence[type[AgentWorkflow]],
+    task_queue: str,
+    *,
+    executor: ThreadPoolExecutor | None = None,
+) -> Worker:
+    """A vendor worker polling one task queue for ``agents`` and their activities.
+
+    Any exception raised by agent code fails the job (and refunds the buyer) rather than
+    stalling a paid job on a retrying workflow task.
+    """
+    activities = list(dict.fromkeys(a for agent in agents for a in agent.activities))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(agents),
+        activities=activities,
+        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        workflow_failure_exception_types=[Exception],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event | None = None) -> None:
+    """Run ``workers`` until SIGINT/SIGTERM (or ``stop``), then shut them down gracefully.
+
+    In-flight activities get the graceful-shutdown period to finish; workflow tasks are
+    simply handed back to Temporal, which gives them to another worker.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            log.error("worker stopped with an error", exc_info=task.exception())
+    log.info("shutting down %d worker(s)", len(workers))
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    waiter.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,225 @@
+"""The agent SDK: the base class vendors subclass to write an agent.
+
+An agent is a Temporal workflow that runs as the child of a platform JobWorkflow, on the
+vendor's own task queue. It pauses for human input with :meth:`AgentWorkflow.ask`, reports
+progress with :meth:`AgentWorkflow.emit` and does its I/O in activities. Everything the buyer
+sees (status, events, the pending form) is held by the parent JobWorkflow, which the agent
+keeps informed by signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import JsonValue
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
+from workflows.forms import Form
+from workflows.models import (
+    AgentEvent,
+    AgentRunInput,
+    EventKind,
+    FormRequest,
+    Submission,
+)
+
+__all__ = ["AgentWorkflow", "FormExpired"]
+
+R = TypeVar("R")
+
+DEFAULT_STEP_TIMEOUT = timedelta(minutes=10)
+DEFAULT_STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=10,
+)
+
+
+class FormExpired(ApplicationError):
+    """Raised by :meth:`AgentWorkflow.ask` when a form's deadline passes unanswered.
+
+    Left uncaught it fails the job, and the buyer is refunded where money moved.
+    """
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"form {request_id} was not answered before its deadline",
+            {"request_id": request_id},
+            type=FORM_EXPIRED,
+            non_retryable=True,
+        )
+        self.request_id = request_id
+
+
+class AgentWorkflow:
+    """Base class for agents; subclass it, decorate with ``@workflow.defn``.
+
+    Class attributes describe the agent to the platform: ``name`` (also the workflow type,
+    so pass the same to ``@workflow.defn(name=...)``), ``description``, ``input_form`` (the
+    MIP-003 input schema of start_job) and ``activities`` (the activity functions the
+    agent calls, registered by ``durasumi worker``).
+
+    Example:
+        >>> from temporalio import workflow
+        >>> from workflows.agent import AgentWorkflow
+        >>> from workflows.forms import Field, Form
+        >>> @workflow.defn(name="greeter")
+        ... class Greeter(AgentWorkflow):
+        ...     name = "greeter"
+        ...     input_form = Form(id="start", title="Start", fields=[Field.text("who", "Who")])
+        ...
+        ...     @workflow.run
+        ...     async def run(self, job: AgentRunInput) -> str:
+        ...         answer = await self.ask(
+        ...             Form(id="mood", title="Mood", fields=[Field.text("mood", "Mood?")]),
+        ...             timeout=timedelta(minutes=5),
+        ...         )
+        ...         await self.emit("thinking")
+        ...         return f"Hello {job.input_data['who']}, glad you feel {answer['mood']}"
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    input_form: ClassVar[Form | None] = None
+    activities: ClassVar[Sequence[Callable[..., Any]]] = ()
+
+    def __init__(self) -> None:
+        self._agent_seq = 0
+        self._form_count = 0
+        self._pending: FormRequest | None = None
+        self._answers: dict[str, dict[str, JsonValue]] = {}
+
+    # -- SDK primitives ---------------------------------------------------------------
+
+    def validated_input(self, job: AgentRunInput) -> dict[str, JsonValue]:
+        """Return the job's input cleaned by ``input_form``; bad input fails the job.
+
+        The platform validates input before a job starts; this is the agent's own check.
+        """
+        if self.input_form is None:
+            return dict(job.input_data)
+        check = self.input_form.check(job.input_data)
+        if not check.ok:
+            raise ApplicationError(
+                "invalid input_data",
+                errors_detail(check.errors),
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
+        return check.values
+
+    async def ask(self, form: Form, *, timeout: timedelta | None = None) -> dict[str, JsonValue]:
+        """Publish ``form`` and wait for a valid submission or the deadline.
+
+        Args:
+            form: The form to show the buyer.
+            timeout: How long the buyer has; ``None`` waits as long as the job lives.
+
+        Returns:
+            The cleaned values of the accepted submission, keyed by field id.
+
+        Raises:
+            FormExpired: The deadline passed without a valid submission.
+        """
+        self._form_count += 1
+        request_id = f"{form.id}-{self._form_count}"
+        deadline = workflow.now() + timeout if timeout is not None else None
+        self._pending = FormRequest(request_id=request_id, form=form, deadline=deadline)
+        await self._report(EventKind.FORM_REQUESTED, f"form {form.id} requested", form=self._pending)
+        try:
+            await workflow.wait_condition(lambda: request_id in self._answers, timeout=timeout)
+        except asyncio.TimeoutError:
+            self._pending = None
+            await self._report(
+                EventKind.FORM_EXPIRED, f"form {form.id} expired", {"request_id": request_id}
+            )
+            raise FormExpired(request_id) from None
+        self._pending = None
+        return self._answers.pop(request_id)
+
+    async def emit(self, message: str, data: dict[str, JsonValue] | None = None) -> None:
+        """Report a progress event to everyone watching the job.
+
+        Args:
+            message: One human-readable line.
+            data: Structured detail (progress counters, partial results).
+        """
+        await self._report(EventKind.PROGRESS, message, data or {})
+
+    async def step(
+        self,
+        activity: Callable[..., Any],
+        arg: Any,
+        *,
+        timeout: timedelta = DEFAULT_STEP_TIMEOUT,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy = DEFAULT_STEP_RETRY,
+    ) -> Any:
+        """Run one of the agent's activities with timeouts and retries already set.
+
+        Args:
+            activity: The activity function (a reference, never a name).
+            arg: Its single input model.
+            timeout: start-to-close timeout of one attempt.
+            heartbeat: heartbeat timeout, for long steps that heartbeat.
+            retry: Retry policy; business failures should raise non-retryable errors.
+        """
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            start_to_close_timeout=timeout,
+            heartbeat_timeout=heartbeat,
+            retry_policy=retry,
+        )
+
+    # -- messages from the platform ---------------------------------------------------
+
+    @workflow.signal
+    def answer(self, submission: Submission) -> None:
+        """Receive a submission the JobWorkflow already validated."""
+        pending = self._pending
+        if pending is None or submission.request_id != pending.request_id:
+            workflow.logger.warning("ignoring answer for %s: not pending", submission.request_id)
+            return
+        check = pending.form.check(submission.values)
+        if not check.ok:
+            # The parent validated already; a mismatch means two form versions disagree.
+            workflow.logger.warning("answer for %s failed validation", submission.request_id)
+            return
+        self._answers[pending.request_id] = check.values
+
+    @workflow.query
+    def pending_form(self) -> FormRequest | None:
+        """The form the agent is waiting on, if any."""
+        return self._pending
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _report(
+        self,
+        kind: EventKind,
+        message: str,
+        data: dict[str, JsonValue] | None = None,
+        *,
+        form: FormRequest | None = None,
+    ) -> None:
+        self._agent_seq += 1
+        event = AgentEvent(
+            agent_seq=self._agent_seq, kind=kind, message=message, data=data or {}, form=form
+        )
+        parent = workflow.info().parent
+        if parent is None:
+            workflow.logger.info("agent event (no job): %s %s", kind, message)
+            return
+        # Imported here: job.py imports this module's models, not the other way round.
+        from workflows.job import JobWorkflow
+
+        handle = workflow.get_external_workflow_handle_for(JobWorkflow.run, parent.workflow_id)
+        await handle.signal(JobWorkflow.agent_event, event)

@@ -1,0 +1,321 @@
+"""JobWorkflow: one paid agent job, on the platform task queue.
+
+It owns what the buyer and the money depend on: the status, the event log, the pending
+form, deadlines and the payment seam. The agent itself runs as a child workflow on the
+vendor's task queue and reports back by signals; clients only ever talk to this workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import JsonValue
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+from workflows import search
+from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
+from workflows.forms import FieldError
+from workflows.ids import canonical_json, child_workflow_id, result_hash
+from workflows.models import (
+    AgentEvent,
+    AgentRunInput,
+    CancelRequest,
+    EventKind,
+    EventsQuery,
+    FormRequest,
+    JobEvent,
+    JobInput,
+    JobResult,
+    JobStatus,
+    JobView,
+    Submission,
+    SubmitResult,
+)
+from workflows.payment import payment_for
+
+__all__ = ["JobWorkflow"]
+
+# How long a cancelled agent gets to stop before the job closes without it.
+CANCEL_GRACE = timedelta(minutes=1)
+
+
+@workflow.defn
+class JobWorkflow:
+    """The job saga: payment, the agent child, status, events and deadlines.
+
+    Example:
+        >>> handle = await client.start_workflow(  # doctest: +SKIP
+        ...     JobWorkflow.run, job, id=job.job_id, task_queue="durasumi-platform"
+        ... )
+        >>> await handle.execute_update(JobWorkflow.submit, Submission(...))  # doctest: +SKIP
+    """
+
+    @workflow.init
+    def __init__(self, job: JobInput) -> None:
+        self._job = job
+        self._status = JobStatus.AWAITING_PAYMENT
+        self._events: list[JobEvent] = []
+        self._pending: FormRequest | None = None
+        self._agent_seq = 0
+        self._result: JsonValue = None
+        self._error: str | None = None
+        self._cancel: CancelRequest | None = None
+        self._created = workflow.now()
+        self._updated = self._created
+
+    @workflow.run
+    async def run(self, job: JobInput) -> JobResult:
+        """Secure payment, run the agent, settle, and return the job's terminal state."""
+        self._record(EventKind.STATUS, self._status.value, {"status": self._status.value})
+        payment = payment_for(job.payment)
+        try:
+            secured = await payment.secure(job)
+            self._record(EventKind.PAYMENT, secured.detail)
+            if not secured.ok:
+                self._finish(JobStatus.FAILED, error=secured.detail)
+            elif self._cancel is not None:
+                self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
+            else:
+                self._set_status(JobStatus.RUNNING)
+                await self._run_agent(job)
+        except asyncio.CancelledError:
+            # A Temporal cancel request (Web UI, `temporal workflow cancel`): close as cancelled,
+            # still settling, so the buyer is refunded.
+            self._cancel = self._cancel or CancelRequest(reason="workflow cancellation requested")
+            self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
+        digest = None
+        if self._status is JobStatus.COMPLETED:
+            digest = result_hash(job.identifier_from_purchaser, self.result_text())
+        settled = await payment.settle(job, self._status, digest)
+        self._record(EventKind.PAYMENT, settled.detail)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return JobResult(
+            job_id=job.job_id,
+            status=self._status,
+            result=self._result,
+            error=self._error,
+            detail={"result_hash": digest, "events": len(self._events)},
+        )
+
+    async def _run_agent(self, job: JobInput) -> None:
+        child = await workflow.start_child_workflow(
+            job.agent,
+            AgentRunInput(job_id=job.job_id, agent=job.agent, input_data=job.input_data),
+            id=child_workflow_id(job.job_id),
+            task_queue=job.agent_task_queue,
+            static_summary=f"agent {job.agent} for job {job.job_id}",
+        )
+        await workflow.wait_condition(lambda: child.done() or self._cancel is not None)
+        if not child.done():
+            child.cancel()
+            try:
+                await workflow.wait_condition(child.done, timeout=CANCEL_GRACE)
+            except asyncio.TimeoutError:
+                workflow.logger.warning("agent %s did not stop within the grace period", child.id)
+            self._finish(JobStatus.CANCELLED, error=self._cancel.reason if self._cancel else None)
+            return
+        try:
+            result = child.result()
+        except ChildWorkflowError as err:
+            if isinstance(err.cause, asyncio.CancelledError) or self._cancel is not None:
+                self._finish(JobStatus.CANCELLED, error="agent was cancelled")
+            else:
+                self._finish(JobStatus.FAILED, error=_failure_message(err))
+            return
+        self._result = result
+        self._finish(JobStatus.COMPLETED)
+
+    # -- client messages --------------------------------------------------------------
+
+    @workflow.update
+    async def submit(self, submission: Submission) -> SubmitResult:
+        """Answer the pending form; refused submissions never enter history."""
+        return await self._accept(submission)
+
+    @submit.validator
+    def _validate_submit(self, submission: Submission) -> None:
+        request, errors = self._check(submission)
+        if errors:
+            raise _refusal(request, errors)
+
+    @workflow.signal
+    async def submit_signal(self, submission: Submission) -> None:
+        """Answer the pending form by signal; a bad one is recorded as rejected."""
+        request, errors = self._check(submission)
+        if errors:
+            self._record(
+                EventKind.FORM_REJECTED,
+                _refusal(request, errors).message,
+                {"request_id": submission.request_id, **errors_detail(errors)},
+            )
+            return
+        await self._accept(submission)
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest) -> None:
+        """Stop the job; the agent is cancelled and the payment settles as a refund."""
+        if self._cancel is None and not self._status.terminal:
+            self._cancel = request
+            self._record(EventKind.STATUS, f"cancel requested: {request.reason}")
+
+    @workflow.signal
+    def agent_event(self, event: AgentEvent) -> None:
+        """An event from the agent child (progress, form requested or expired)."""
+        if event.agent_seq <= self._agent_seq:
+            return
+        self._agent_seq = event.agent_seq
+        if event.kind is EventKind.FORM_REQUESTED and event.form is not None:
+            self._pending = event.form
+            self._record(
+                event.kind,
+                event.message,
+                {
+                    "request_id": event.form.request_id,
+                    "form_id": event.form.form.id,
+                    "deadline": event.form.deadline.isoformat() if event.form.deadline else None,
+                },
+            )
+            self._set_status(JobStatus.AWAITING_INPUT)
+            return
+        if event.kind is EventKind.FORM_EXPIRED:
+            self._pending = None
+        self._record(event.kind, event.message, event.data)
+
+    @workflow.query
+    def view(self) -> JobView:
+        """Everything about the job now."""
+        return JobView(
+            job_id=self._job.job_id,
+            agent=self._job.agent,
+            buyer=self._job.buyer,
+            status=self._status,
+            pending_form=self._pending,
+            result=self._result,
+            error=self._error,
+            last_seq=len(self._events),
+            created_at=self._created,
+            updated_at=self._updated,
+        )
+
+    @workflow.query
+    def events(self, query: EventsQuery) -> list[JobEvent]:
+        """The events after ``query.after``, oldest first."""
+        return self._events[query.after : query.after + query.limit]
+
+    @workflow.query
+    def pending_form(self) -> FormRequest | None:
+        """The form the job waits on, if any."""
+        return self._pending
+
+    # -- internals --------------------------------------------------------------------
+
+    def _check(self, submission: Submission) -> tuple[FormRequest | None, list[FieldError]]:
+        """Match a submission to the pending form and validate it: (request, errors)."""
+        request = self._pending
+        if request is None or self._status is not JobStatus.AWAITING_INPUT:
+            raise ApplicationError(
+                f"job {self._job.job_id} is not waiting for input (status {self._status.value})",
+                type=NO_PENDING_FORM,
+                non_retryable=True,
+            )
+        if submission.request_id is not None and submission.request_id != request.request_id:
+            raise ApplicationError(
+                f"form request {submission.request_id} is not pending; "
+                f"the pending request is {request.request_id}",
+                {"pending_request_id": request.request_id},
+                type=WRONG_FORM,
+                non_retryable=True,
+            )
+        if submission.form_id is not None and submission.form_id != request.form.id:
+            raise ApplicationError(
+                f"form {submission.form_id} is not pending; the pending form is {request.form.id}",
+                {"pending_form_id": request.form.id},
+                type=WRONG_FORM,
+                non_retryable=True,
+            )
+        if request.deadline is not None and workflow.now() >= request.deadline:
+            raise ApplicationError(
+                f"form request {request.request_id} expired at {request.deadline.isoformat()}",
+                type=NO_PENDING_FORM,
+                non_retryable=True,
+            )
+        return request, request.form.check(submission.values).errors
+
+    async def _accept(self, submission: Submission) -> SubmitResult:
+        request, errors = self._check(submission)
+        if errors or request is None:  # a concurrent submission won the race
+            raise _refusal(request, errors)
+        values = request.form.check(submission.values).values
+        self._pending = None
+        self._record(
+            EventKind.FORM_SUBMITTED,
+            f"form {request.form.id} answered",
+            {"request_id": request.request_id, "by": submission.submitted_by},
+        )
+        self._set_status(JobStatus.RUNNING)
+        from workflows.agent import AgentWorkflow
+
+        child = workflow.get_external_workflow_handle(child_workflow_id(self._job.job_id))
+        await child.signal(
+            AgentWorkflow.answer,
+            Submission(request_id=request.request_id, values=values),
+        )
+        return SubmitResult(request_id=request.request_id, values=values)
+
+    def result_text(self) -> str:
+        """The result as the string MIP-003 returns and MIP-004 hashes."""
+        if isinstance(self._result, str):
+            return self._result
+        return canonical_json(self._result)
+
+    def _record(
+        self, kind: EventKind, message: str, data: dict[str, JsonValue] | None = None
+    ) -> None:
+        self._updated = workflow.now()
+        self._events.append(
+            JobEvent(
+                seq=len(self._events) + 1,
+                at=self._updated,
+                kind=kind,
+                message=message,
+                data=data or {},
+            )
+        )
+
+    def _set_status(self, status: JobStatus) -> None:
+        if status is self._status:
+            return
+        self._status = status
+        self._record(EventKind.STATUS, status.value, {"status": status.value})
+        workflow.upsert_search_attributes([search.STATUS.value_set(status.value)])
+        workflow.set_current_details(f"**{status.value}** ({self._job.agent})")
+
+    def _finish(self, status: JobStatus, *, error: str | None = None) -> None:
+        self._pending = None
+        self._error = error
+        if status is JobStatus.COMPLETED:
+            self._record(EventKind.RESULT, "result ready", {"result": self._result})
+        elif error:
+            self._record(EventKind.ERROR, error)
+        self._set_status(status)
+
+
+def _refusal(request: FormRequest | None, errors: list[FieldError]) -> ApplicationError:
+    form = request.form.id if request else "?"
+    return ApplicationError(
+        f"submission for form {form} refused ({len(errors)} problem(s))",
+        errors_detail(errors),
+        type=INVALID_SUBMISSION,
+        non_retryable=True,
+    )
+
+
+def _failure_message(err: ChildWorkflowError) -> str:
+    cause: BaseException | None = err.cause
+    while isinstance(cause, (ChildWorkflowError, ActivityError)) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'error'}: {cause.message}"
+    return str(cause or err)

@@ -1,0 +1,192 @@
+"""The messages that cross Temporal boundaries: one pydantic model per input and result.
+
+These models travel through the pydantic data converter unchanged, so the API, the CLI and
+the workflows share them. Nothing here does I/O; the module is imported inside the
+workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, JsonValue
+
+from workflows.forms import FieldError, Form
+
+__all__ = [
+    "AgentEvent",
+    "AgentRunInput",
+    "CancelRequest",
+    "EventKind",
+    "EventsQuery",
+    "FieldError",
+    "FormExpiredNotice",
+    "FormRequest",
+    "JobEvent",
+    "JobInput",
+    "JobResult",
+    "JobStatus",
+    "JobView",
+    "PaymentPlan",
+    "Submission",
+    "SubmitResult",
+]
+
+
+class JobStatus(StrEnum):
+    """MIP-003 job status values, plus ``cancelled``."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    AWAITING_INPUT = "awaiting_input"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the job can no longer change."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class EventKind(StrEnum):
+    """What a job event reports."""
+
+    STATUS = "status"
+    PROGRESS = "progress"
+    FORM_REQUESTED = "form_requested"
+    FORM_SUBMITTED = "form_submitted"
+    FORM_REJECTED = "form_rejected"
+    FORM_EXPIRED = "form_expired"
+    PAYMENT = "payment"
+    RESULT = "result"
+    ERROR = "error"
+
+
+class PaymentPlan(BaseModel):
+    """How a job is paid for.
+
+    Only ``free`` exists so far: free agents are real, and the escrow saga plugs in here.
+    """
+
+    mode: Literal["free"] = "free"
+
+
+class JobInput(BaseModel):
+    """Everything JobWorkflow needs to run one agent job."""
+
+    job_id: str
+    agent: str
+    agent_task_queue: str
+    identifier_from_purchaser: str
+    input_data: dict[str, JsonValue] = Field(default_factory=dict)
+    input_hash: str
+    buyer: str = "anonymous"
+    vendor: str = "unknown"
+    payment: PaymentPlan = Field(default_factory=PaymentPlan)
+
+
+class AgentRunInput(BaseModel):
+    """What the agent child workflow receives from JobWorkflow."""
+
+    job_id: str
+    agent: str
+    input_data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class JobEvent(BaseModel):
+    """One entry of a job's event log; ``seq`` starts at 1 and never repeats."""
+
+    seq: int
+    at: datetime
+    kind: EventKind
+    message: str = ""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class AgentEvent(BaseModel):
+    """An event the agent reports to its job; ``agent_seq`` makes redelivery harmless."""
+
+    agent_seq: int
+    kind: EventKind
+    message: str = ""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+    form: FormRequest | None = None
+
+
+class FormRequest(BaseModel):
+    """A form the agent is waiting on: request id, form and deadline."""
+
+    request_id: str
+    form: Form
+    deadline: datetime | None = None
+
+
+class FormExpiredNotice(BaseModel):
+    """Sent by the agent when a form's deadline passed unanswered."""
+
+    request_id: str
+
+
+class Submission(BaseModel):
+    """A buyer's answer to a pending form.
+
+    ``request_id`` names the exact form request; ``form_id`` alone is accepted when only
+    one form is pending (the request id then disambiguates repeated forms).
+    """
+
+    request_id: str | None = None
+    form_id: str | None = None
+    values: dict[str, JsonValue] = Field(default_factory=dict)
+    submitted_by: str = "anonymous"
+
+
+class SubmitResult(BaseModel):
+    """The answer to an accepted submission."""
+
+    request_id: str
+    values: dict[str, JsonValue]
+
+
+class CancelRequest(BaseModel):
+    """Ask a job to stop; the buyer is refunded where money moved."""
+
+    reason: str = "cancelled by request"
+    requested_by: str = "anonymous"
+
+
+class EventsQuery(BaseModel):
+    """Ask for the events after a sequence number."""
+
+    after: int = 0
+    limit: int = 1000
+
+
+class JobView(BaseModel):
+    """Everything about a job at one moment, answered by a query."""
+
+    job_id: str
+    agent: str
+    buyer: str
+    status: JobStatus
+    pending_form: FormRequest | None = None
+    result: JsonValue = None
+    error: str | None = None
+    last_seq: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobResult(BaseModel):
+    """JobWorkflow's return value: the job's terminal state."""
+
+    job_id: str
+    status: JobStatus
+    result: JsonValue = None
+    error: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+AgentEvent.model_rebuild()
