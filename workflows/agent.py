@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows import job  # the two workflows signal each other; attributes resolve late
 from workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
 from workflows.forms import Form
 from workflows.models import (
@@ -177,6 +178,8 @@ class AgentWorkflow:
             start_to_close_timeout=timeout,
             heartbeat_timeout=heartbeat,
             retry_policy=retry,
+            # The agent stops only once the step has really stopped (or failed to heartbeat).
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     # -- messages from the platform ---------------------------------------------------
@@ -218,8 +221,5 @@ class AgentWorkflow:
         if parent is None:
             workflow.logger.info("agent event (no job): %s %s", kind, message)
             return
-        # Imported here: job.py imports this module's models, not the other way round.
-        from workflows.job import JobWorkflow
-
-        handle = workflow.get_external_workflow_handle_for(JobWorkflow.run, parent.workflow_id)
-        await handle.signal(JobWorkflow.agent_event, event)
+        handle = workflow.get_external_workflow_handle_for(job.JobWorkflow.run, parent.workflow_id)
+        await handle.signal(job.JobWorkflow.agent_event, event)

@@ -65,8 +65,9 @@ class FieldType(StrEnum):
 
 
 _T = FieldType
-_TEXT = frozenset({_T.TEXT, _T.STRING, _T.TEXTAREA, _T.PASSWORD, _T.SEARCH, _T.TEL, _T.EMAIL,
-                   _T.URL, _T.HIDDEN})
+_TEXT = frozenset(
+    {_T.TEXT, _T.STRING, _T.TEXTAREA, _T.PASSWORD, _T.SEARCH, _T.TEL, _T.EMAIL, _T.URL, _T.HIDDEN}
+)
 _NUMERIC = frozenset({_T.NUMBER, _T.RANGE})
 _BOOL = frozenset({_T.BOOLEAN, _T.CHECKBOX})
 _TEMPORAL = frozenset({_T.DATE, _T.DATETIME_LOCAL, _T.TIME, _T.MONTH, _T.WEEK})
@@ -88,8 +89,13 @@ _TEMPORAL_RE = {
     _T.MONTH: re.compile(r"^(\d{4})-(\d{2})$"),
     _T.WEEK: re.compile(r"^(\d{4})-W(\d{2})$"),
 }
-_TEMPORAL_HINT = {_T.DATE: "YYYY-MM-DD", _T.DATETIME_LOCAL: "YYYY-MM-DDTHH:MM", _T.TIME: "HH:MM",
-                  _T.MONTH: "YYYY-MM", _T.WEEK: "YYYY-Www"}
+_TEMPORAL_HINT = {
+    _T.DATE: "YYYY-MM-DD",
+    _T.DATETIME_LOCAL: "YYYY-MM-DDTHH:MM",
+    _T.TIME: "HH:MM",
+    _T.MONTH: "YYYY-MM",
+    _T.WEEK: "YYYY-Www",
+}
 
 
 class FieldError(BaseModel):
@@ -216,10 +222,17 @@ class FieldData(BaseModel):
 
     @model_serializer
     def _dump(self) -> dict[str, Any]:
-        pairs = [("placeholder", self.placeholder), ("description", self.description),
-                 ("default", self.default), ("values", self.values), ("min", self.min),
-                 ("max", self.max), ("step", self.step), ("outputFormat", self.output_format),
-                 ("value", self.value)]
+        pairs = [
+            ("placeholder", self.placeholder),
+            ("description", self.description),
+            ("default", self.default),
+            ("values", self.values),
+            ("min", self.min),
+            ("max", self.max),
+            ("step", self.step),
+            ("outputFormat", self.output_format),
+            ("value", self.value),
+        ]
         return {k: (list(v) if isinstance(v, list) else v) for k, v in pairs if v is not None}
 
 
@@ -301,8 +314,9 @@ class Field(BaseModel):
         """Whether a visible field must be given (MIP-003: required unless ``optional``)."""
         if self.type is FieldType.NONE:
             return False
-        return not any(v.validation == "optional" and v.value.lower() == "true"
-                       for v in self.validations)
+        return not any(
+            v.validation == "optional" and v.value.lower() == "true" for v in self.validations
+        )
 
     def check_value(self, raw: Any) -> tuple[Any, list[FieldError]]:
         """Coerce and validate one non-empty submitted value (visibility is the form's job).
@@ -334,53 +348,107 @@ class Field(BaseModel):
     # -- constructors -------------------------------------------------------------------
 
     @classmethod
-    def _make(cls, type_: FieldType, id_: str, name: str, opts: FieldOptions,
-              rules: tuple[tuple[str, Any], ...] = (), **data: Any) -> Field:
-        validations = [Validation.model_validate({"validation": k, "value": v})
-                       for k, v in rules if v is not None]
+    def _make(
+        cls,
+        type_: FieldType,
+        id_: str,
+        name: str,
+        opts: FieldOptions,
+        rules: tuple[tuple[str, Any], ...] = (),
+        **data: Any,
+    ) -> Field:
+        validations = [
+            Validation.model_validate({"validation": k, "value": v})
+            for k, v in rules
+            if v is not None
+        ]
         if opts.get("optional"):
             validations.append(Validation(validation="optional", value="true"))
-        fd = FieldData(description=opts.get("description"), placeholder=opts.get("placeholder"),
-                       default=opts.get("default"), **data)
-        return cls(id=id_, type=type_, name=name, data=fd, validations=validations,
-                   visible_when=opts.get("visible_when"))
+        fd = FieldData(
+            description=opts.get("description"),
+            placeholder=opts.get("placeholder"),
+            default=opts.get("default"),
+            **data,
+        )
+        return cls(
+            id=id_,
+            type=type_,
+            name=name,
+            data=fd,
+            validations=validations,
+            visible_when=opts.get("visible_when"),
+        )
 
     @classmethod
-    def of(cls, type: FieldType | str, id: str, name: str, *, min: Any = None, max: Any = None,
-           format: str | None = None, values: list[str] | None = None,
-           **opts: Unpack[FieldOptions]) -> Field:
+    def of(
+        cls,
+        type: FieldType | str,
+        id: str,
+        name: str,
+        *,
+        min: Any = None,
+        max: Any = None,
+        format: str | None = None,
+        values: list[str] | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """Any type, e.g. ``Field.of("month", "start", "Start month", min="2025-01")``."""
         rules = (("min", min), ("max", max), ("format", format))
         return cls._make(FieldType(type), id, name, opts, rules, values=values)
 
     @classmethod
-    def text(cls, id: str, name: str, *, min: int | None = None, max: int | None = None,
-             format: str | None = None, **opts: Unpack[FieldOptions]) -> Field:
+    def text(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: int | None = None,
+        max: int | None = None,
+        format: str | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """Single-line text; ``min``/``max`` bound its length, ``format`` e.g. ``nonempty``."""
         return cls._make(_T.TEXT, id, name, opts, (("min", min), ("max", max), ("format", format)))
 
     @classmethod
-    def textarea(cls, id: str, name: str, *, min: int | None = None, max: int | None = None,
-                 format: str | None = None, **opts: Unpack[FieldOptions]) -> Field:
+    def textarea(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: int | None = None,
+        max: int | None = None,
+        format: str | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """Multi-line text; ``min``/``max`` bound its length."""
         rules = (("min", min), ("max", max), ("format", format))
         return cls._make(_T.TEXTAREA, id, name, opts, rules)
 
     @classmethod
-    def password(cls, id: str, name: str, *, min: int | None = None, max: int | None = None,
-                 **opts: Unpack[FieldOptions]) -> Field:
+    def password(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: int | None = None,
+        max: int | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """Password text; ``min``/``max`` bound its length."""
         return cls._make(_T.PASSWORD, id, name, opts, (("min", min), ("max", max)))
 
     @classmethod
-    def email(cls, id: str, name: str, *, max: int | None = None,
-              **opts: Unpack[FieldOptions]) -> Field:
+    def email(
+        cls, id: str, name: str, *, max: int | None = None, **opts: Unpack[FieldOptions]
+    ) -> Field:
         """E-mail address (always format-checked)."""
         return cls._make(_T.EMAIL, id, name, opts, (("format", "email"), ("max", max)))
 
     @classmethod
-    def url(cls, id: str, name: str, *, max: int | None = None,
-            **opts: Unpack[FieldOptions]) -> Field:
+    def url(
+        cls, id: str, name: str, *, max: int | None = None, **opts: Unpack[FieldOptions]
+    ) -> Field:
         """An http(s) URL (always format-checked)."""
         return cls._make(_T.URL, id, name, opts, (("format", "url"), ("max", max)))
 
@@ -390,15 +458,31 @@ class Field(BaseModel):
         return cls._make(_T.TEL, id, name, opts, (("format", "tel-pattern"),))
 
     @classmethod
-    def number(cls, id: str, name: str, *, min: float | None = None, max: float | None = None,
-               integer: bool = False, **opts: Unpack[FieldOptions]) -> Field:
+    def number(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: float | None = None,
+        max: float | None = None,
+        integer: bool = False,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """A number; ``min``/``max`` bound its value, ``integer`` adds ``format: integer``."""
         rules = (("min", min), ("max", max), ("format", "integer" if integer else None))
         return cls._make(_T.NUMBER, id, name, opts, rules)
 
     @classmethod
-    def range(cls, id: str, name: str, *, min: float, max: float, step: float | None = None,
-              **opts: Unpack[FieldOptions]) -> Field:
+    def range(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: float,
+        max: float,
+        step: float | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """A slider from ``min`` to ``max`` (bounds in ``data``, enforced too)."""
         return cls._make(_T.RANGE, id, name, opts, min=min, max=max, step=step)
 
@@ -413,14 +497,23 @@ class Field(BaseModel):
         return cls._make(_T.CHECKBOX, id, name, opts)
 
     @classmethod
-    def option(cls, id: str, name: str, values: list[str], *, multiple: bool = False,
-               min: int | None = None, max: int | None = None,
-               **opts: Unpack[FieldOptions]) -> Field:
+    def option(
+        cls,
+        id: str,
+        name: str,
+        values: list[str],
+        *,
+        multiple: bool = False,
+        min: int | None = None,
+        max: int | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """Select from ``values``: single (min = max = 1) unless ``multiple``."""
         if not multiple:
             min, max = (1 if min is None else min), (1 if max is None else max)
-        return cls._make(_T.OPTION, id, name, opts, (("min", min), ("max", max)),
-                         values=list(values))
+        return cls._make(
+            _T.OPTION, id, name, opts, (("min", min), ("max", max)), values=list(values)
+        )
 
     @classmethod
     def radio(cls, id: str, name: str, values: list[str], **opts: Unpack[FieldOptions]) -> Field:
@@ -428,20 +521,42 @@ class Field(BaseModel):
         return cls._make(_T.RADIO, id, name, opts, values=list(values))
 
     @classmethod
-    def date(cls, id: str, name: str, *, min: str | None = None, max: str | None = None,
-             **opts: Unpack[FieldOptions]) -> Field:
+    def date(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: str | None = None,
+        max: str | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """A date ``YYYY-MM-DD``; ``min``/``max`` are dates in the same form."""
         return cls._make(_T.DATE, id, name, opts, (("min", min), ("max", max)))
 
     @classmethod
-    def time(cls, id: str, name: str, *, min: str | None = None, max: str | None = None,
-             **opts: Unpack[FieldOptions]) -> Field:
+    def time(
+        cls,
+        id: str,
+        name: str,
+        *,
+        min: str | None = None,
+        max: str | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """A time of day ``HH:MM[:SS]``."""
         return cls._make(_T.TIME, id, name, opts, (("min", min), ("max", max)))
 
     @classmethod
-    def file(cls, id: str, name: str, *, accept: str | None = None, min: int | None = None,
-             max: int | None = None, **opts: Unpack[FieldOptions]) -> Field:
+    def file(
+        cls,
+        id: str,
+        name: str,
+        *,
+        accept: str | None = None,
+        min: int | None = None,
+        max: int | None = None,
+        **opts: Unpack[FieldOptions],
+    ) -> Field:
         """File upload(s), delivered as URL(s) (``outputFormat: url``); min/max count files."""
         rules = (("accept", accept), ("min", min), ("max", max))
         return cls._make(_T.FILE, id, name, opts, rules, output_format="url")

@@ -259,8 +259,7 @@ class Form(BaseModel):
             titles = (*titles, group.title)
             if group.fields:
                 rendered = [_render(f, conds + _own(f)) for f in group.fields]
-                groups.append({"id": group.id, "title": " / ".join(titles),
-                               "input_data": rendered})
+                groups.append({"id": group.id, "title": " / ".join(titles), "input_data": rendered})
             for sub in group.groups:
                 visit(sub, titles, conds)
 
@@ -273,8 +272,9 @@ class Form(BaseModel):
 
         Canonical JSON: sorted keys, separators ``(",", ":")``, non-ASCII unescaped, UTF-8.
         """
-        text = json.dumps(self.to_input_schema(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        text = json.dumps(
+            self.to_input_schema(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def _entries(self) -> list[tuple[Field, _Conds]]:
@@ -320,14 +320,19 @@ def _matches(cond: ShowWhen, ref: Field, value: Any) -> bool:
     return any(_same(item, e) for item in items for e in expected)
 
 
-def _shown(conds: _Conds, by_id: Mapping[str, Field], cleaned: Mapping[str, Any],
-           state: Mapping[str, _State]) -> bool | None:
+def _shown(
+    conds: _Conds,
+    by_id: Mapping[str, Field],
+    cleaned: Mapping[str, Any],
+    state: Mapping[str, _State],
+) -> bool | None:
     """True/False when every condition is decided, None when one depends on a bad value."""
     result: bool | None = True
     for cond in conds:
         st = state.get(cond.field, "unknown")
-        if st == "absent" or (st == "ok" and not _matches(cond, by_id[cond.field],
-                                                         cleaned[cond.field])):
+        if st == "absent" or (
+            st == "ok" and not _matches(cond, by_id[cond.field], cleaned[cond.field])
+        ):
             return False
         if st == "unknown":
             result = None
@@ -365,8 +370,10 @@ def _structure_problems(form: Form) -> list[str]:
             for expected in cond.expected():
                 _, errs = ref.check_value(expected)
                 if errs:
-                    problems.append(f"{owner}: visible_when value {expected!r} is not valid "
-                                    f"for field {ref.id!r} ({errs[0].message})")
+                    problems.append(
+                        f"{owner}: visible_when value {expected!r} is not valid "
+                        f"for field {ref.id!r} ({errs[0].message})"
+                    )
 
     def add_fields(fields: list[Field]) -> None:
         for f in fields:
@@ -379,8 +386,9 @@ def _structure_problems(form: Form) -> list[str]:
 
     def visit(group: Group) -> None:
         if group.id in group_ids or group.id == form.id:
-            problems.append(f"duplicate group id {group.id!r} (group ids and the form id "
-                            "must be unique)")
+            problems.append(
+                f"duplicate group id {group.id!r} (group ids and the form id must be unique)"
+            )
         group_ids.add(group.id)
         if not group.has_fields():
             problems.append(f"group {group.id!r} has no fields")

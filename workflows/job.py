@@ -14,7 +14,7 @@ from pydantic import JsonValue
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from workflows import search
+from workflows import agent, search  # agent <-> job signal each other; resolved late
 from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
 from workflows.forms import FieldError
 from workflows.ids import canonical_json, child_workflow_id, result_hash
@@ -143,15 +143,18 @@ class JobWorkflow:
     @workflow.signal
     async def submit_signal(self, submission: Submission) -> None:
         """Answer the pending form by signal; a bad one is recorded as rejected."""
-        request, errors = self._check(submission)
-        if errors:
+        # An exception escaping a signal handler would fail the whole job: record instead.
+        try:
+            request, errors = self._check(submission)
+            if errors:
+                raise _refusal(request, errors)
+            await self._accept(submission)
+        except ApplicationError as refused:
             self._record(
                 EventKind.FORM_REJECTED,
-                _refusal(request, errors).message,
-                {"request_id": submission.request_id, **errors_detail(errors)},
+                refused.message,
+                {"request_id": submission.request_id, "type": refused.type, **_details(refused)},
             )
-            return
-        await self._accept(submission)
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
@@ -255,11 +258,9 @@ class JobWorkflow:
             {"request_id": request.request_id, "by": submission.submitted_by},
         )
         self._set_status(JobStatus.RUNNING)
-        from workflows.agent import AgentWorkflow
-
         child = workflow.get_external_workflow_handle(child_workflow_id(self._job.job_id))
         await child.signal(
-            AgentWorkflow.answer,
+            agent.AgentWorkflow.answer,
             Submission(request_id=request.request_id, values=values),
         )
         return SubmitResult(request_id=request.request_id, values=values)
@@ -319,3 +320,11 @@ def _failure_message(err: ChildWorkflowError) -> str:
     if isinstance(cause, ApplicationError):
         return f"{cause.type or 'error'}: {cause.message}"
     return str(cause or err)
+
+
+def _details(err: ApplicationError) -> dict[str, JsonValue]:
+    """The field errors an ApplicationError carries, for the event log."""
+    for detail in err.details:
+        if isinstance(detail, dict) and "errors" in detail:
+            return {"errors": detail["errors"]}
+    return {}

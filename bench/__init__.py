@@ -1,0 +1,1 @@
+"""Benchmarks: durasumi against bare temporalio (``python -m bench.core``)."""
