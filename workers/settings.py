@@ -34,11 +34,14 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(None, description="host:port; overrides the profile.")
     temporal_namespace: str | None = Field(None, description="Overrides the profile.")
     platform_task_queue: str = "durasumi-platform"
+    agent_queue_prefix: str = Field(
+        "durasumi-agent", description="Agent task queues are PREFIX-<agent name>."
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home.")
     dev_temporal_port: int = 7233
     dev_ui_port: int = 8233
 
-    @field_validator("platform_task_queue")
+    @field_validator("platform_task_queue", "agent_queue_prefix")
     @classmethod
     def _non_empty(cls, value: str) -> str:
         if not value.strip():
@@ -52,4 +55,4 @@ class Settings(BaseSettings):
 
     def agent_task_queue(self, agent: str) -> str:
         """The default task queue of an agent: each vendor agent polls its own."""
-        return f"durasumi-agent-{agent}"
+        return f"{self.agent_queue_prefix}-{agent}"
