@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from cli import jobs
@@ -40,8 +43,20 @@ app.command()(dev)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Ends with ``os._exit`` once output is flushed: the Temporal client's Rust threads can
+    outlive the event loop and abort a normal interpreter shutdown (temporalio/sdk-python
+    issue 300), which would turn a finished command into exit code 134.
+    """
+    code: int = 0
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
