@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -90,7 +90,7 @@ def run(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
-def _rpc_failure(err: RPCError) -> None:
+def _rpc_failure(err: RPCError) -> NoReturn:
     if err.status == RPCStatusCode.NOT_FOUND:
         fail(f"not found: {err.message}", BAD_INPUT)
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -100,4 +100,3 @@ def _rpc_failure(err: RPCError) -> None:
 
 def _one_line(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-

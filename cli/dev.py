@@ -21,7 +21,9 @@ def dev(ctx: typer.Context) -> None:
     """Start Temporal (dev server + Web UI), the platform worker and the example agents."""
     c = get_ctx(ctx)
     s = c.settings
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     server = DevServer(
         db_file=s.home / "temporal.db",
         port=s.dev_temporal_port,
@@ -38,7 +40,9 @@ def dev(ctx: typer.Context) -> None:
     console.print(f"Web UI         {server.ui_url}")
     console.print(f"app database   {s.db_url}")
     console.print("agents         " + ", ".join(a.name for a in agents))
-    console.print("try            durasumi agents; durasumi start trip-planner --field destination=Lisbon")
+    console.print(
+        "try            durasumi agents; durasumi start trip-planner --field destination=Lisbon"
+    )
     console.print("Ctrl-C stops everything.")
     try:
         run(serve)(c, agents, platform=True, vendor="examples")

@@ -97,7 +97,11 @@ def start(
         )
         if as_json:
             print_json(
-                {"job_id": started.job_id, "input_hash": started.input_hash, "created": started.created}
+                {
+                    "job_id": started.job_id,
+                    "input_hash": started.input_hash,
+                    "created": started.created,
+                }
             )
             return
         verb = "started" if started.created else "already exists (same agent, id and input):"

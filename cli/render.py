@@ -53,8 +53,13 @@ def form_panel(request: FormRequest) -> Panel:
         if f.visible_when is not None:
             rules = ", ".join(filter(None, [rules, f"shown when {f.visible_when.model_dump()}"]))
         table.add_row(f.id, f.type.value, f.name, rules)
-    deadline = f", answer before {request.deadline:%Y-%m-%d %H:%M:%S} UTC" if request.deadline else ""
-    title = f"pending form {request.form.id}: {request.form.title} (request {request.request_id}{deadline})"
+    deadline = (
+        f", answer before {request.deadline:%Y-%m-%d %H:%M:%S} UTC" if request.deadline else ""
+    )
+    title = (
+        f"pending form {request.form.id}: {request.form.title} "
+        f"(request {request.request_id}{deadline})"
+    )
     return Panel(table, title=title, subtitle="durasumi signal JOB --field KEY=VALUE ...")
 
 

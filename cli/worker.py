@@ -27,9 +27,7 @@ def load_agents(specs: list[str]) -> list[type[AgentWorkflow]]:
         fail(str(err), BAD_INPUT)
 
 
-async def serve(
-    c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, vendor: str
-) -> None:
+async def serve(c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, vendor: str) -> None:
     """Register ``agents``, then run the workers until SIGINT/SIGTERM."""
     client = await c.client()
     workers = [platform_worker(client, c.settings.platform_task_queue)] if platform else []
@@ -54,7 +52,9 @@ def worker(
     """Run workers: the platform's (--platform) and/or agents' (--agent module:Class)."""
     if not platform and not agent:
         fail("nothing to run: pass --platform and/or --agent module:Class", BAD_INPUT)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     c = get_ctx(ctx)
     classes = load_agents(agent or [])
     run(serve)(c, classes, platform=platform, vendor=vendor)

@@ -84,9 +84,7 @@ class Stack:
             buyer="tester",
         )
 
-    async def wait_for(
-        self, job_id: str, status: JobStatus, timeout: float = 30.0
-    ) -> JobView:
+    async def wait_for(self, job_id: str, status: JobStatus, timeout: float = 30.0) -> JobView:
         """Poll the job's view until it reaches ``status``."""
         deadline = asyncio.get_running_loop().time() + timeout
         view = await jobs.job_view(self.client, job_id)
@@ -103,9 +101,7 @@ def agent_queue_prefix() -> str:
 
 
 @pytest.fixture
-async def stack(
-    client: Client, temporal: DevServer, tmp_path: Path
-) -> AsyncIterator[Stack]:
+async def stack(client: Client, temporal: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
     """Workers for the examples and test agents, registered in an SQLite registry."""
     prefix = agent_queue_prefix()
     s = Stack(client, temporal.address, tmp_path, f"{prefix}-platform", prefix)

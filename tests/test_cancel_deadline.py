@@ -25,7 +25,13 @@ async def child_status(stack: Stack, job_id: str) -> WorkflowExecutionStatus | N
 async def test_form_deadline_expires_and_fails_the_job(stack: Stack, tmp_path: Path) -> None:
     started = await stack.start(
         "counter",
-        {"trace": str(tmp_path / "t"), "before": 0, "after": 1, "step_seconds": 0, "form_seconds": 1},
+        {
+            "trace": str(tmp_path / "t"),
+            "before": 0,
+            "after": 1,
+            "step_seconds": 0,
+            "form_seconds": 1,
+        },
     )
     result = await started.handle.result()
     assert result.status is JobStatus.FAILED
@@ -65,7 +71,9 @@ async def test_cancel_while_running_stops_the_step(stack: Stack, tmp_path: Path)
     assert await child_status(stack, started.job_id) == WorkflowExecutionStatus.CANCELED
 
 
-async def test_temporal_cancel_request_closes_job_as_cancelled(stack: Stack, tmp_path: Path) -> None:
+async def test_temporal_cancel_request_closes_job_as_cancelled(
+    stack: Stack, tmp_path: Path
+) -> None:
     started = await stack.start(
         "counter", {"trace": str(tmp_path / "t"), "before": 0, "after": 0, "step_seconds": 0}
     )

@@ -17,7 +17,9 @@ async def start_json(stack: Stack, *args: str) -> dict:
 
 
 async def test_trip_planner_through_the_cli(stack: Stack) -> None:
-    job = await start_json(stack, "trip-planner", '{"destination": "Kyoto"}', "--id", "00112233445566778899")
+    job = await start_json(
+        stack, "trip-planner", '{"destination": "Kyoto"}', "--id", "00112233445566778899"
+    )
     job_id = job["job_id"]
     assert job["created"] is True
     await stack.wait_for(job_id, JobStatus.AWAITING_INPUT)
@@ -26,7 +28,9 @@ async def test_trip_planner_through_the_cli(stack: Stack) -> None:
     assert code == 0
     assert "awaiting_input" in out and "pending form travellers" in out and "children_ages" in out
 
-    code, _, err = await run_cli(stack, "signal", job_id, "-F", "adults=two", "-F", "children_ages=3")
+    code, _, err = await run_cli(
+        stack, "signal", job_id, "-F", "adults=two", "-F", "children_ages=3"
+    )
     assert code == 2
     assert "adults: " in err and "children: is required" in err
 
@@ -47,7 +51,9 @@ async def test_trip_planner_through_the_cli(stack: Stack) -> None:
     code, out, _ = await run_cli(stack, "inspect", job_id, "--json")
     assert json.loads(out)["job"]["result"]["destination"] == "Kyoto"
 
-    again = await start_json(stack, "trip-planner", "-F", "destination=Kyoto", "--id", "00112233445566778899")
+    again = await start_json(
+        stack, "trip-planner", "-F", "destination=Kyoto", "--id", "00112233445566778899"
+    )
     assert again == {**job, "created": False}
 
     code, _, err = await run_cli(stack, "signal", job_id, '{"level": "comfort"}')
@@ -73,7 +79,9 @@ async def test_list_and_agents(stack: Stack) -> None:
     job = await start_json(stack, "trip-planner", "-F", "destination=Rome")
     await stack.wait_for(job["job_id"], JobStatus.AWAITING_INPUT)
     for _ in range(50):
-        code, out, _ = await run_cli(stack, "list", "--agent", "trip-planner", "--status", "awaiting_input", "--json")
+        code, out, _ = await run_cli(
+            stack, "list", "--agent", "trip-planner", "--status", "awaiting_input", "--json"
+        )
         assert code == 0
         if any(r["job_id"] == job["job_id"] for r in json.loads(out)):
             break

@@ -14,12 +14,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from tests.agents import CounterAgent
 from tests.conftest import ROOT, Stack
 from workers import jobs
 from workers.agents import describe
 from workers.devserver import DevServer, free_port
 from workers.run import agent_worker, platform_worker
-from tests.agents import CounterAgent
 from workflows.models import JobStatus, Submission
 
 
@@ -41,12 +41,13 @@ class VendorWorker:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.proc: asyncio.subprocess.Process | None = None
+        self.prefix = f"{stack.prefix}-solo"
 
     async def start(self) -> None:
         # The stack's in-process counter worker is absent: this process is the only one.
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cli.main", "worker", "--agent", "tests.agents:CounterAgent",
-            cwd=ROOT, env=self.stack.env() | {"DURASUMI_AGENT_QUEUE_PREFIX": f"{self.stack.prefix}-solo"},
+            cwd=ROOT, env=self.stack.env() | {"DURASUMI_AGENT_QUEUE_PREFIX": self.prefix},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -71,12 +72,16 @@ async def vendor(stack: Stack) -> AsyncIterator[VendorWorker]:
 @pytest.fixture
 async def solo_stack(stack: Stack) -> Stack:
     """The stack with the counter agent moved to a queue no in-process worker polls."""
-    record = stack.records["counter"].model_copy(update={"task_queue": f"{stack.prefix}-solo-counter"})
+    record = stack.records["counter"].model_copy(
+        update={"task_queue": f"{stack.prefix}-solo-counter"}
+    )
     stack.records["counter"] = record
     return stack
 
 
-async def test_kill_vendor_worker_while_waiting_for_a_form(solo_stack: Stack, vendor: VendorWorker, tmp_path: Path) -> None:
+async def test_kill_vendor_worker_while_waiting_for_a_form(
+    solo_stack: Stack, vendor: VendorWorker, tmp_path: Path
+) -> None:
     trace = tmp_path / "trace"
     await vendor.start()
     started = await solo_stack.start(
@@ -93,7 +98,9 @@ async def test_kill_vendor_worker_while_waiting_for_a_form(solo_stack: Stack, ve
     assert done == {f"done {i}": 1 for i in range(4)}  # no completed step ran twice
 
 
-async def test_kill_vendor_worker_mid_step(solo_stack: Stack, vendor: VendorWorker, tmp_path: Path) -> None:
+async def test_kill_vendor_worker_mid_step(
+    solo_stack: Stack, vendor: VendorWorker, tmp_path: Path
+) -> None:
     trace = tmp_path / "trace"
     await vendor.start()
     started = await solo_stack.start(
@@ -121,12 +128,19 @@ async def test_restart_temporal_server_with_jobs_waiting(tmp_path: Path) -> None
     try:
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
         stack = Stack(client, server.address, tmp_path, "restart-platform", "restart")
-        stack.records["counter"] = describe(CounterAgent, task_queue="restart-counter", vendor="tests")
-        workers = [platform_worker(client, stack.platform_queue), agent_worker(client, [CounterAgent], "restart-counter")]
+        stack.records["counter"] = describe(
+            CounterAgent, task_queue="restart-counter", vendor="tests"
+        )
+        workers = [
+            platform_worker(client, stack.platform_queue),
+            agent_worker(client, [CounterAgent], "restart-counter"),
+        ]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         trace = tmp_path / "trace"
         started = [
-            await stack.start("counter", {"trace": str(trace), "before": 1, "after": 1, "step_seconds": 0})
+            await stack.start(
+                "counter", {"trace": str(trace), "before": 1, "after": 1, "step_seconds": 0}
+            )
             for _ in range(3)
         ]
         for job in started:
@@ -138,7 +152,8 @@ async def test_restart_temporal_server_with_jobs_waiting(tmp_path: Path) -> None
 
         for job in started:
             await asyncio.wait_for(
-                jobs.submit_form(client, job.job_id, Submission(values={"text": "after restart"})), 60
+                jobs.submit_form(client, job.job_id, Submission(values={"text": "after restart"})),
+                60,
             )
         for job in started:
             result = await asyncio.wait_for(jobs.job_handle(client, job.job_id).result(), 60)

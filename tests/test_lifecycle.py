@@ -19,7 +19,9 @@ async def test_trip_planner_conversation(stack: Stack) -> None:
     first = await jobs.submit_form(
         stack.client,
         started.job_id,
-        Submission(form_id="travellers", values={"adults": "2", "children": True, "children_ages": "4, 7"}),
+        Submission(
+            form_id="travellers", values={"adults": "2", "children": True, "children_ages": "4, 7"}
+        ),
     )
     assert first.values == {"adults": 2, "children": True, "children_ages": "4, 7"}
     view = await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
@@ -32,7 +34,10 @@ async def test_trip_planner_conversation(stack: Stack) -> None:
 
     result = await started.handle.result()
     assert result.status is JobStatus.COMPLETED
-    assert result.result["summary"] == "4 traveller(s) to Lisbon, with children aged 4, 7, comfort budget"
+    assert (
+        result.result["summary"]
+        == "4 traveller(s) to Lisbon, with children aged 4, 7, comfort budget"
+    )
     assert len(result.detail["result_hash"]) == 64
 
     events = await jobs.job_events(stack.client, started.job_id)
@@ -41,18 +46,25 @@ async def test_trip_planner_conversation(stack: Stack) -> None:
     assert kinds.count(EventKind.FORM_REQUESTED) == 2
     assert kinds.count(EventKind.FORM_SUBMITTED) == 2
     assert EventKind.RESULT in kinds
-    statuses = [e.data["status"] for e in events if e.kind is EventKind.STATUS and "status" in e.data]
+    statuses = [
+        e.data["status"] for e in events if e.kind is EventKind.STATUS and "status" in e.data
+    ]
     assert statuses == [
-        "awaiting_payment", "running", "awaiting_input", "running", "awaiting_input", "running", "completed",
+        "awaiting_payment", "running", "awaiting_input", "running", "awaiting_input", "running",
+        "completed",
     ]  # fmt: skip
 
 
 async def test_trip_planner_without_children_skips_hidden_field(stack: Stack) -> None:
     started = await stack.start("trip-planner", {"destination": "Oslo"})
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
-    await jobs.submit_form(stack.client, started.job_id, Submission(values={"adults": 1, "children": False}))
+    await jobs.submit_form(
+        stack.client, started.job_id, Submission(values={"adults": 1, "children": False})
+    )
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
-    await jobs.submit_form(stack.client, started.job_id, Submission(values={"level": "luxury", "notes": "sea view"}))
+    await jobs.submit_form(
+        stack.client, started.job_id, Submission(values={"level": "luxury", "notes": "sea view"})
+    )
     result = await started.handle.result()
     assert result.result["summary"] == "1 traveller(s) to Oslo, luxury budget; noted: sea view"
 
@@ -62,24 +74,36 @@ async def test_batch_report_emits_progress(stack: Stack) -> None:
     result = await started.handle.result()
     assert result.status is JobStatus.COMPLETED
     assert result.result["chunks"] == 3 and len(result.result["digests"]) == 3
-    progress = [e for e in await jobs.job_events(stack.client, started.job_id) if e.kind is EventKind.PROGRESS]
+    progress = [
+        e
+        for e in await jobs.job_events(stack.client, started.job_id)
+        if e.kind is EventKind.PROGRESS
+    ]
     assert [e.data["done"] for e in progress] == [1, 2, 3]
     assert progress[-1].data["percent"] == 100
 
 
 async def test_start_is_idempotent(stack: Stack) -> None:
-    first = await stack.start("batch-report", {"chunks": 1, "seconds_per_chunk": 0}, "abcdef0123456789")
-    again = await stack.start("batch-report", {"seconds_per_chunk": 0, "chunks": 1}, "abcdef0123456789")
+    first = await stack.start(
+        "batch-report", {"chunks": 1, "seconds_per_chunk": 0}, "abcdef0123456789"
+    )
+    again = await stack.start(
+        "batch-report", {"seconds_per_chunk": 0, "chunks": 1}, "abcdef0123456789"
+    )
     assert first.created and not again.created
     assert again.job_id == first.job_id
     await first.handle.result()
     # After completion: still the same job, never a second run.
-    after = await stack.start("batch-report", {"chunks": 1, "seconds_per_chunk": 0}, "abcdef0123456789")
+    after = await stack.start(
+        "batch-report", {"chunks": 1, "seconds_per_chunk": 0}, "abcdef0123456789"
+    )
     assert not after.created and after.job_id == first.job_id
     runs = [wf async for wf in stack.client.list_workflows(f"WorkflowId = '{first.job_id}'")]
     assert len(runs) == 1
     # A different purchaser id or input is a different job.
-    other = await stack.start("batch-report", {"chunks": 2, "seconds_per_chunk": 0}, "abcdef0123456789")
+    other = await stack.start(
+        "batch-report", {"chunks": 2, "seconds_per_chunk": 0}, "abcdef0123456789"
+    )
     assert other.created and other.job_id != first.job_id
     await other.handle.result()
 

@@ -10,7 +10,12 @@ from temporalio.service import RPCError
 
 from tests.conftest import Stack
 from workers import jobs
-from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, field_errors_from_details
+from workflows.errors import (
+    INVALID_SUBMISSION,
+    NO_PENDING_FORM,
+    WRONG_FORM,
+    field_errors_from_details,
+)
 from workflows.job import JobWorkflow
 from workflows.models import EventKind, JobStatus, Submission
 
@@ -33,23 +38,33 @@ async def test_invalid_updates_are_refused_with_field_errors(stack: Stack) -> No
     job_id = started.job_id
     await stack.wait_for(job_id, JobStatus.AWAITING_INPUT)
 
-    wrong_type = await refused(stack, job_id, Submission(values={"adults": "many", "children": "perhaps"}))
+    wrong_type = await refused(
+        stack, job_id, Submission(values={"adults": "many", "children": "perhaps"})
+    )
     assert wrong_type.type == INVALID_SUBMISSION
     codes = {(e.field, e.code) for e in field_errors_from_details(wrong_type.details)}
     assert codes == {("adults", "type"), ("children", "type")}
 
     missing = await refused(stack, job_id, Submission(values={"children": False}))
-    assert {(e.field, e.code) for e in field_errors_from_details(missing.details)} == {("adults", "required")}
+    assert {(e.field, e.code) for e in field_errors_from_details(missing.details)} == {
+        ("adults", "required")
+    }
 
     hidden = await refused(
         stack, job_id, Submission(values={"adults": 2, "children": False, "children_ages": "3"})
     )
-    assert {(e.field, e.code) for e in field_errors_from_details(hidden.details)} == {("children_ages", "hidden")}
+    assert {(e.field, e.code) for e in field_errors_from_details(hidden.details)} == {
+        ("children_ages", "hidden")
+    }
 
     too_many = await refused(stack, job_id, Submission(values={"adults": 12, "children": False}))
-    assert {(e.field, e.code) for e in field_errors_from_details(too_many.details)} == {("adults", "max")}
+    assert {(e.field, e.code) for e in field_errors_from_details(too_many.details)} == {
+        ("adults", "max")
+    }
 
-    wrong_form = await refused(stack, job_id, Submission(form_id="budget", values={"level": "comfort"}))
+    wrong_form = await refused(
+        stack, job_id, Submission(form_id="budget", values={"level": "comfort"})
+    )
     assert wrong_form.type == WRONG_FORM
     wrong_request = await refused(stack, job_id, Submission(request_id="travellers-9", values={}))
     assert wrong_request.type == WRONG_FORM
@@ -59,9 +74,13 @@ async def test_invalid_updates_are_refused_with_field_errors(stack: Stack) -> No
     view = await jobs.job_view(stack.client, job_id)
     assert view.status is JobStatus.AWAITING_INPUT and view.pending_form is not None
 
-    await jobs.submit_form(stack.client, job_id, Submission(values={"adults": 2, "children": False}))
+    await jobs.submit_form(
+        stack.client, job_id, Submission(values={"adults": 2, "children": False})
+    )
     await stack.wait_for(job_id, JobStatus.AWAITING_INPUT)
-    not_pending = await refused(stack, job_id, Submission(form_id="travellers", values={"adults": 1}))
+    not_pending = await refused(
+        stack, job_id, Submission(form_id="travellers", values={"adults": 1})
+    )
     assert not_pending.type == WRONG_FORM
     await jobs.submit_form(stack.client, job_id, Submission(values={"level": "backpacker"}))
     result = await started.handle.result()
@@ -90,10 +109,16 @@ async def test_invalid_signal_is_recorded_not_fatal(stack: Stack) -> None:
     handle = jobs.job_handle(stack.client, started.job_id)
     await handle.signal(JobWorkflow.submit_signal, Submission(values={"adults": "x"}))
     await handle.signal(JobWorkflow.submit_signal, Submission(form_id="nope", values={}))
-    await handle.signal(JobWorkflow.submit_signal, Submission(values={"adults": 3, "children": False}))
+    await handle.signal(
+        JobWorkflow.submit_signal, Submission(values={"adults": 3, "children": False})
+    )
     view = await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
     assert view.pending_form is not None and view.pending_form.form.id == "budget"
-    rejected = [e for e in await jobs.job_events(stack.client, started.job_id) if e.kind is EventKind.FORM_REJECTED]
+    rejected = [
+        e
+        for e in await jobs.job_events(stack.client, started.job_id)
+        if e.kind is EventKind.FORM_REJECTED
+    ]
     assert len(rejected) == 2
     assert {e["field"] for e in rejected[0].data["errors"]} == {"adults", "children"}
     assert "nope" in rejected[1].message

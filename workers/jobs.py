@@ -212,4 +212,3 @@ def _quote(value: str) -> str:
     if "'" in value or "\\" in value:
         raise ValueError(f"invalid filter value {value!r}")
     return value
-

@@ -9,7 +9,6 @@ keeps informed by signals.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
@@ -133,10 +132,12 @@ class AgentWorkflow:
         request_id = f"{form.id}-{self._form_count}"
         deadline = workflow.now() + timeout if timeout is not None else None
         self._pending = FormRequest(request_id=request_id, form=form, deadline=deadline)
-        await self._report(EventKind.FORM_REQUESTED, f"form {form.id} requested", form=self._pending)
+        await self._report(
+            EventKind.FORM_REQUESTED, f"form {form.id} requested", form=self._pending
+        )
         try:
             await workflow.wait_condition(lambda: request_id in self._answers, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._pending = None
             await self._report(
                 EventKind.FORM_EXPIRED, f"form {form.id} expired", {"request_id": request_id}

@@ -112,7 +112,7 @@ class JobWorkflow:
             child.cancel()
             try:
                 await workflow.wait_condition(child.done, timeout=CANCEL_GRACE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 workflow.logger.warning("agent %s did not stop within the grace period", child.id)
             self._finish(JobStatus.CANCELLED, error=self._cancel.reason if self._cancel else None)
             return
