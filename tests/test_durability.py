@@ -56,10 +56,11 @@ class VendorWorker:
         os.kill(self.proc.pid, signal.SIGKILL)
         await self.proc.wait()
 
-    async def stop(self) -> None:
+    async def stop(self) -> int | None:
         if self.proc and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(self.proc.wait(), 40)
+        return self.proc.returncode if self.proc else None
 
 
 @pytest.fixture
@@ -96,6 +97,7 @@ async def test_kill_vendor_worker_while_waiting_for_a_form(
     assert result.result == {"answer": "hi", "steps": 4}
     done = Counter(line for line in lines(trace) if line.startswith("done"))
     assert done == {f"done {i}": 1 for i in range(4)}  # no completed step ran twice
+    assert await vendor.stop() == 0  # SIGTERM: a graceful shutdown, exit code 0
 
 
 async def test_kill_vendor_worker_mid_step(

@@ -115,7 +115,7 @@ class DevServer:
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
+        while not (_port_open(self.port) and self._healthy()):
             if self.process.poll() is not None:
                 raise DevServerError(
                     f"temporal dev server exited with code {self.process.returncode}"
@@ -126,6 +126,16 @@ class DevServer:
                 raise DevServerError(f"temporal dev server not ready after {timeout:.0f}s")
             time.sleep(0.1)
         log.info("temporal dev server on %s (db %s)", self.address, self.db_file)
+
+    def _healthy(self) -> bool:
+        """Whether the frontend answers health checks (an open port comes earlier)."""
+        check = subprocess.run(
+            [temporal_binary(), "operator", "cluster", "health", "--address", self.address],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return check.returncode == 0 and "SERVING" in check.stdout
 
     def stop(self, *, kill: bool = False, timeout: float = 20.0) -> None:
         """Stop the server: SIGTERM (or SIGKILL with ``kill``), then wait for it."""
