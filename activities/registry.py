@@ -1,19 +1,18 @@
 """The agent registry in the app database (SQLModel; SQLite by default, PostgreSQL in production).
 
-Vendor workers register the agents they serve; the CLI and the API look agents up here to
-know their task queue and input schema before a job starts.
+Vendors register the agents they serve (their worker does it at start, or POST /agents);
+the CLI and the API look agents up here for their task queue, input form and price.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, select
+
+from activities.db import engine_for
 
 __all__ = ["AgentRecord", "Registry"]
 
@@ -29,10 +28,12 @@ class AgentRecord(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=63)
     description: str = ""
-    vendor: str = "unknown"
+    vendor: str = Field("unknown", index=True)
     task_queue: str
-    input_form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     workflow_type: str
+    input_form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    price_lovelace: int = Field(0, ge=0)
+    example: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     registered_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -41,7 +42,7 @@ class Registry:
     """Agents by name, in the database at ``url``.
 
     Example:
-        >>> reg = Registry("sqlite://")
+        >>> reg = Registry("sqlite:///:memory:")  # doctest: +SKIP
         >>> reg.upsert(AgentRecord(name="echo", task_queue="q", workflow_type="echo")).name
         'echo'
     """
@@ -49,18 +50,9 @@ class Registry:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    @cached_property
-    def engine(self) -> Engine:
-        """The engine, created (with its tables) on first use."""
-        if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self.url)
-        SQLModel.metadata.create_all(engine)
-        return engine
-
     def upsert(self, record: AgentRecord) -> AgentRecord:
         """Insert or update an agent, keeping its first registration time."""
-        with Session(self.engine) as session:
+        with Session(engine_for(self.url)) as session:
             existing = session.get(AgentRecord, record.name)
             if existing is not None:
                 record.registered_at = existing.registered_at
@@ -72,10 +64,13 @@ class Registry:
 
     def get(self, name: str) -> AgentRecord | None:
         """The agent called ``name``, if registered."""
-        with Session(self.engine) as session:
+        with Session(engine_for(self.url)) as session:
             return session.get(AgentRecord, name)
 
-    def all(self) -> list[AgentRecord]:
-        """Every registered agent, by name."""
-        with Session(self.engine) as session:
-            return list(session.exec(select(AgentRecord).order_by(AgentRecord.name)))  # type: ignore[arg-type]
+    def all(self, vendor: str | None = None) -> list[AgentRecord]:
+        """Every registered agent (of ``vendor``, if given), by name."""
+        query = select(AgentRecord).order_by(AgentRecord.name)  # type: ignore[arg-type]
+        if vendor is not None:
+            query = query.where(AgentRecord.vendor == vendor)
+        with Session(engine_for(self.url)) as session:
+            return list(session.exec(query))

@@ -17,6 +17,7 @@ __all__ = [
     "input_hash",
     "job_id_for",
     "result_hash",
+    "result_text",
     "validate_agent_name",
 ]
 
@@ -48,6 +49,16 @@ def result_hash(identifier_from_purchaser: str, output: str) -> str:
     """
     payload = f"{identifier_from_purchaser};{output}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def result_text(result: Any) -> str:
+    """A job's result as the string MIP-003 returns and MIP-004 hashes.
+
+    A string result is itself; anything else is its canonical JSON.
+    """
+    if result is None:
+        return ""
+    return result if isinstance(result, str) else canonical_json(result)
 
 
 def validate_agent_name(name: str) -> str:

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from workflows import agent, search  # agent <-> job signal each other; resolved late
 from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
 from workflows.forms import FieldError
-from workflows.ids import canonical_json, child_workflow_id, result_hash
+from workflows.ids import child_workflow_id, result_hash, result_text
 from workflows.models import (
     AgentEvent,
     AgentRunInput,
@@ -87,7 +87,7 @@ class JobWorkflow:
             self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
         digest = None
         if self._status is JobStatus.COMPLETED:
-            digest = result_hash(job.identifier_from_purchaser, self.result_text())
+            digest = result_hash(job.identifier_from_purchaser, result_text(self._result))
         settled = await payment.settle(job, self._status, digest)
         self._record(EventKind.PAYMENT, settled.detail)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -193,6 +193,10 @@ class JobWorkflow:
             job_id=self._job.job_id,
             agent=self._job.agent,
             buyer=self._job.buyer,
+            vendor=self._job.vendor,
+            identifier_from_purchaser=self._job.identifier_from_purchaser,
+            input_hash=self._job.input_hash,
+            terms=self._job.terms,
             status=self._status,
             pending_form=self._pending,
             result=self._result,
@@ -264,12 +268,6 @@ class JobWorkflow:
             Submission(request_id=request.request_id, values=values),
         )
         return SubmitResult(request_id=request.request_id, values=values)
-
-    def result_text(self) -> str:
-        """The result as the string MIP-003 returns and MIP-004 hashes."""
-        if isinstance(self._result, str):
-            return self._result
-        return canonical_json(self._result)
 
     def _record(
         self, kind: EventKind, message: str, data: dict[str, JsonValue] | None = None

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, JsonValue
 
 from workflows.forms import FieldError, Form
+from workflows.terms import JobTerms
 
 __all__ = [
     "AgentEvent",
@@ -86,6 +87,7 @@ class JobInput(BaseModel):
     buyer: str = "anonymous"
     vendor: str = "unknown"
     payment: PaymentPlan = Field(default_factory=PaymentPlan)
+    terms: JobTerms | None = None
 
 
 class AgentRunInput(BaseModel):
@@ -170,6 +172,10 @@ class JobView(BaseModel):
     job_id: str
     agent: str
     buyer: str
+    vendor: str = "unknown"
+    identifier_from_purchaser: str = ""
+    input_hash: str = ""
+    terms: JobTerms | None = None
     status: JobStatus
     pending_form: FormRequest | None = None
     result: JsonValue = None
