@@ -6,25 +6,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
 from cli.context import get_ctx, run
 from cli.output import console, print_json
-
-
-async def pollers(client: Client, task_queue: str) -> int:
-    """How many workers poll ``task_queue`` for workflow tasks now."""
-    resp = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return len(resp.pollers)
+from workers.jobs import agent_pollers
 
 
 def agents(
@@ -38,7 +23,7 @@ def agents(
     @run
     async def go() -> None:
         client = await c.client()
-        live = [await pollers(client, r.task_queue) for r in records]
+        live = [await agent_pollers(client, r.task_queue) for r in records]
         if as_json:
             print_json(
                 [

@@ -128,3 +128,6 @@ async def run_cli(stack: Stack, *args: str, timeout: float = 60.0) -> tuple[int,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+from tests.api_fixtures import api, pg_url, sqlite_api  # noqa: E402, F401  (fixtures)

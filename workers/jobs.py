@@ -11,8 +11,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -36,14 +43,19 @@ from workflows.models import (
     Submission,
     SubmitResult,
 )
+from workflows.terms import JobTerms
 
 __all__ = [
     "JobListing",
+    "JobPage",
     "StartedJob",
+    "agent_pollers",
     "cancel_job",
     "follow_events",
     "job_view",
+    "jobs_query",
     "list_jobs",
+    "list_jobs_page",
     "start_job",
     "submit_form",
 ]
@@ -90,6 +102,7 @@ async def start_job(
     *,
     platform_task_queue: str,
     buyer: str = "anonymous",
+    terms: JobTerms | None = None,
 ) -> StartedJob:
     """Validate ``input_data`` against the agent's input form and start (or find) the job.
 
@@ -99,7 +112,7 @@ async def start_job(
     if agent.input_form is not None:
         input_data = Form.model_validate(agent.input_form).clean(input_data)
     digest = input_hash(identifier_from_purchaser, input_data)
-    job_id = job_id_for(agent.name, digest)
+    job_id = job_id_for(agent.name, buyer, digest)
     job = JobInput(
         job_id=job_id,
         agent=agent.name,
@@ -109,6 +122,7 @@ async def start_job(
         input_hash=digest,
         buyer=buyer,
         vendor=agent.vendor,
+        terms=terms,
     )
     try:
         handle = await client.start_workflow(
@@ -178,37 +192,83 @@ async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIte
         yield event
 
 
+@dataclass(frozen=True)
+class JobPage:
+    """One page of ``list_jobs`` and the token of the next (None at the end)."""
+
+    rows: list[JobListing]
+    next_page_token: bytes | None
+
+
+def jobs_query(
+    *,
+    agent: str | None = None,
+    status: str | None = None,
+    buyer: str | None = None,
+    vendor: str | None = None,
+) -> str:
+    """The visibility query for jobs matching every given filter."""
+    clauses = [f"WorkflowType = '{JobWorkflow.__name__}'"]
+    filters = (
+        (search.AGENT, agent),
+        (search.STATUS, status),
+        (search.BUYER, buyer),
+        (search.VENDOR, vendor),
+    )
+    for key, value in filters:
+        if value is not None:
+            clauses.append(f"{key.name} = '{_quote(value)}'")
+    return " AND ".join(clauses)
+
+
 async def list_jobs(
     client: Client,
     *,
     agent: str | None = None,
     status: str | None = None,
     buyer: str | None = None,
+    vendor: str | None = None,
     limit: int = 50,
 ) -> list[JobListing]:
     """Jobs from Temporal visibility, newest first, filtered by search attributes."""
-    clauses = [f"WorkflowType = '{JobWorkflow.__name__}'"]
-    for key, value in ((search.AGENT, agent), (search.STATUS, status), (search.BUYER, buyer)):
-        if value is not None:
-            clauses.append(f"{key.name} = '{_quote(value)}'")
-    query = " AND ".join(clauses)
-    rows: list[JobListing] = []
-    async for wf in client.list_workflows(query, limit=limit):
-        attrs = wf.typed_search_attributes
-        rows.append(
-            JobListing(
-                job_id=wf.id,
-                agent=attrs.get(search.AGENT) or "?",
-                status=attrs.get(search.STATUS) or "?",
-                buyer=attrs.get(search.BUYER) or "?",
-                started=wf.start_time,
-                closed=wf.status is not None and wf.status != WorkflowExecutionStatus.RUNNING,
-            )
-        )
-    return rows
+    query = jobs_query(agent=agent, status=status, buyer=buyer, vendor=vendor)
+    return [_listing(wf) async for wf in client.list_workflows(query, limit=limit)]
+
+
+async def list_jobs_page(
+    client: Client, query: str, *, page_size: int, page_token: bytes | None = None
+) -> JobPage:
+    """One page of jobs for ``query`` (see :func:`jobs_query`)."""
+    pages = client.list_workflows(query, page_size=page_size, next_page_token=page_token)
+    await pages.fetch_next_page()
+    return JobPage([_listing(wf) for wf in pages.current_page or []], pages.next_page_token)
+
+
+def _listing(wf: WorkflowExecution) -> JobListing:
+    attrs = wf.typed_search_attributes
+    return JobListing(
+        job_id=wf.id,
+        agent=attrs.get(search.AGENT) or "?",
+        status=attrs.get(search.STATUS) or "?",
+        buyer=attrs.get(search.BUYER) or "?",
+        started=wf.start_time,
+        closed=wf.status is not None and wf.status != WorkflowExecutionStatus.RUNNING,
+    )
 
 
 def _quote(value: str) -> str:
     if "'" in value or "\\" in value:
         raise ValueError(f"invalid filter value {value!r}")
     return value
+
+
+async def agent_pollers(client: Client, task_queue: str) -> int:
+    """How many workers poll ``task_queue`` for workflow tasks now (0: unavailable)."""
+    resp = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(resp.pollers)

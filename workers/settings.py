@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home.")
     dev_temporal_port: int = 7233
     dev_ui_port: int = 8233
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    signing_secret: SecretStr | None = Field(
+        None, description="Hex master secret for agent Ed25519 keys; dev: a file in home."
+    )
 
     @field_validator("platform_task_queue", "agent_queue_prefix")
     @classmethod
@@ -52,6 +58,14 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The app database URL, defaulting to an SQLite file in ``home``."""
         return self.database_url or f"sqlite:///{self.home / 'durasumi.db'}"
+
+    def signing_secret_bytes(self) -> bytes:
+        """The master signing secret: the setting, else the dev file in ``home``."""
+        from activities.signing import load_or_create_secret
+
+        if self.signing_secret is not None:
+            return bytes.fromhex(self.signing_secret.get_secret_value())
+        return load_or_create_secret(self.home / "signing.key")
 
     def agent_task_queue(self, agent: str) -> str:
         """The default task queue of an agent: each vendor agent polls its own."""

@@ -71,9 +71,14 @@ def validate_agent_name(name: str) -> str:
     return name
 
 
-def job_id_for(agent: str, input_hash_hex: str) -> str:
-    """The job id (and JobWorkflow id) for an agent and a MIP-004 input hash."""
-    return f"job-{agent}-{input_hash_hex[:24]}"
+def job_id_for(agent: str, buyer: str, input_hash_hex: str) -> str:
+    """The job id (and JobWorkflow id) for an agent, a buyer and a MIP-004 input hash.
+
+    The buyer is part of the key: two buyers who happen to pick the same
+    identifier_from_purchaser and input get two jobs, never each other's.
+    """
+    key = hashlib.sha256(f"{buyer};{input_hash_hex}".encode()).hexdigest()
+    return f"job-{agent}-{key[:24]}"
 
 
 def child_workflow_id(job_id: str) -> str:

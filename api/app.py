@@ -1,0 +1,58 @@
+"""The FastAPI facade: built in a lifespan, thin routes, errors as JSON.
+
+Run it with ``uvicorn api.app:create_app --factory`` (``durasumi dev`` serves it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from activities.keys import KeyStore
+from activities.registry import Registry
+from activities.signing import Signer
+from api import errors
+from api.deps import Services
+from api.limits import BodyLimit
+from api.routes import agents, jobs, mip003
+from workers.client import connect
+from workers.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """Build the app; settings are read here, once, when none are given.
+
+    Args:
+        settings: The settings (default: from the environment).
+        client: An already connected Temporal client (default: connect in the lifespan).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services(
+            settings=settings,
+            client=client or await connect(settings),
+            registry=Registry(settings.db_url),
+            keys=KeyStore(settings.db_url),
+            signer=Signer(settings.signing_secret_bytes()),
+        )
+        yield
+
+    app = FastAPI(
+        title="durasumi",
+        summary="Durable, paid, interactive AI agents on Temporal: MIP-003 per agent and jobs.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(mip003.router)
+    app.include_router(jobs.router)
+    app.include_router(agents.router)
+    return app

@@ -1,0 +1,96 @@
+"""Dependencies: the services built in the lifespan, and the caller's API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from activities.keys import KeyStore, Principal, Role
+from activities.registry import AgentRecord, Registry
+from activities.signing import Signer
+from workers import jobs
+from workers.settings import Settings
+from workflows.models import JobView
+
+__all__ = [
+    "CurrentPrincipal",
+    "Services",
+    "ServicesDep",
+    "agent_or_404",
+    "require_roles",
+    "visible_job",
+]
+
+
+@dataclass
+class Services:
+    """Everything a route needs, made once per process in the lifespan."""
+
+    settings: Settings
+    client: Client
+    registry: Registry
+    keys: KeyStore
+    signer: Signer
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A durasumi API key.")
+_bearer = HTTPBearer(auto_error=False, description="The API key as a bearer token.")
+
+
+def _principal(
+    services: ServicesDep,
+    api_key: Annotated[str | None, Security(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    key = api_key or (bearer.credentials if bearer else None)
+    if not key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "an API key is required (X-API-Key header or Authorization: Bearer)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = services.keys.verify(key)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def require_roles(principal: Principal, *roles: Role) -> None:
+    """403 unless the caller has one of ``roles``."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this needs a {allowed} key, not {principal.role.value}"
+        )
+
+
+def agent_or_404(services: Services, name: str) -> AgentRecord:
+    """The registered agent called ``name``."""
+    record = services.registry.get(name)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown agent {name!r}")
+    return record
+
+
+async def visible_job(services: Services, principal: Principal, job_id: str) -> JobView:
+    """The job's view, if the caller may see it; someone else's job is a 404, not a 403."""
+    view = await jobs.job_view(services.client, job_id)
+    if principal.role is Role.BUYER and view.buyer != principal.owner:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    if principal.role is Role.VENDOR and view.vendor != principal.owner:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    return view

@@ -1,0 +1,117 @@
+"""Errors as JSON: Temporal errors mapped to HTTP by exception type, never by message text."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.schemas import ErrorBody
+from workflows.errors import (
+    INVALID_SUBMISSION,
+    NO_PENDING_FORM,
+    WRONG_FORM,
+    field_errors_from_details,
+)
+from workflows.forms import FieldError, FormValidationError
+
+__all__ = ["MIP003_PREFIX_MARKERS", "install", "refused_status"]
+
+# MIP-003 says 400 for bad input on its endpoints; the jobs API answers 422.
+MIP003_PREFIX_MARKERS = ("/start_job", "/provide_input")
+
+_RPC_STATUS = {
+    RPCStatusCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    RPCStatusCode.ALREADY_EXISTS: status.HTTP_409_CONFLICT,
+    RPCStatusCode.INVALID_ARGUMENT: status.HTTP_400_BAD_REQUEST,
+    RPCStatusCode.FAILED_PRECONDITION: status.HTTP_409_CONFLICT,
+    RPCStatusCode.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED: status.HTTP_504_GATEWAY_TIMEOUT,
+    RPCStatusCode.RESOURCE_EXHAUSTED: status.HTTP_429_TOO_MANY_REQUESTS,
+    RPCStatusCode.PERMISSION_DENIED: status.HTTP_403_FORBIDDEN,
+}
+
+_APPLICATION_STATUS = {
+    INVALID_SUBMISSION: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NO_PENDING_FORM: status.HTTP_409_CONFLICT,
+    WRONG_FORM: status.HTTP_409_CONFLICT,
+}
+
+
+def refused_status(request: Request) -> int:
+    """400 on MIP-003 input endpoints, 422 elsewhere."""
+    path = request.url.path
+    if any(path.endswith(m) for m in MIP003_PREFIX_MARKERS):
+        return status.HTTP_400_BAD_REQUEST
+    return status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+def _body(
+    code: int, error: str, message: str, errors: list[FieldError] | None = None
+) -> JSONResponse:
+    content = ErrorBody(error=error, message=message, errors=errors or [])
+    return JSONResponse(content.model_dump(mode="json"), status_code=code)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        response = _body(exc.status_code, _name(exc.status_code), str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(
+                field=".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path"))
+                or "body",
+                code=str(e["type"]),
+                message=str(e["msg"]),
+            )
+            for e in exc.errors()
+        ]
+        return _body(refused_status(request), "invalid_request", "the request is invalid", errors)
+
+    @app.exception_handler(FormValidationError)
+    async def bad_input(request: Request, exc: FormValidationError) -> JSONResponse:
+        return _body(refused_status(request), "invalid_input", "input_data refused", exc.errors)
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def refused(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            code = _APPLICATION_STATUS.get(cause.type or "", status.HTTP_409_CONFLICT)
+            if cause.type == INVALID_SUBMISSION:
+                code = refused_status(request)
+            errors = field_errors_from_details(cause.details)
+            return _body(code, cause.type or "refused", cause.message, errors)
+        return _body(status.HTTP_409_CONFLICT, "update_failed", str(cause or exc))
+
+    @app.exception_handler(WorkflowQueryFailedError)
+    async def query_failed(_: Request, exc: WorkflowQueryFailedError) -> JSONResponse:
+        return _body(status.HTTP_502_BAD_GATEWAY, "query_failed", exc.message)
+
+    @app.exception_handler(RPCError)
+    async def rpc_error(_: Request, exc: RPCError) -> JSONResponse:
+        code = _RPC_STATUS.get(exc.status, status.HTTP_502_BAD_GATEWAY)
+        return _body(code, _name(code), exc.message)
+
+
+def _name(code: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        409: "conflict",
+        413: "payload_too_large",
+        422: "invalid_request",
+        429: "too_many_requests",
+        503: "unavailable",
+    }.get(code, "error")

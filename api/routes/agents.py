@@ -1,0 +1,82 @@
+"""Agents: the registry over HTTP; vendors register theirs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import ValidationError
+
+from activities.keys import Role
+from activities.registry import AgentRecord
+from api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
+from api.schemas import AgentIn, AgentOut
+from workers import jobs
+from workflows.forms import Form
+
+router = APIRouter(prefix="/agents", tags=["agents"])
+
+
+async def _out(services: ServicesDep, record: AgentRecord) -> AgentOut:
+    form = Form.model_validate(record.input_form) if record.input_form else None
+    return AgentOut(
+        name=record.name,
+        description=record.description,
+        vendor=record.vendor,
+        task_queue=record.task_queue,
+        price_lovelace=record.price_lovelace,
+        input_schema=form.to_input_schema() if form else {"input_data": []},
+        available=await jobs.agent_pollers(services.client, record.task_queue) > 0,
+    )
+
+
+@router.get("", response_model=list[AgentOut])
+async def list_agents(services: ServicesDep, principal: CurrentPrincipal) -> list[AgentOut]:
+    """Registered agents, with live availability."""
+    return [await _out(services, r) for r in services.registry.all()]
+
+
+@router.get("/{agent}", response_model=AgentOut)
+async def get_agent(agent: str, services: ServicesDep, principal: CurrentPrincipal) -> AgentOut:
+    """One agent."""
+    return await _out(services, agent_or_404(services, agent))
+
+
+@router.post("", response_model=AgentOut, status_code=status.HTTP_201_CREATED)
+async def register_agent(
+    body: AgentIn, services: ServicesDep, principal: CurrentPrincipal
+) -> AgentOut:
+    """Register or update an agent; a vendor may only touch its own agents."""
+    require_roles(principal, Role.VENDOR, Role.OPERATOR)
+    vendor = principal.owner if principal.role is Role.VENDOR else "operator"
+    existing = services.registry.get(body.name)
+    if (
+        existing is not None
+        and principal.role is Role.VENDOR
+        and existing.vendor != principal.owner
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"agent {body.name!r} belongs to another vendor"
+        )
+    if existing is not None and principal.role is Role.OPERATOR:
+        vendor = existing.vendor
+    if body.input_form is not None:
+        try:
+            Form.model_validate(body.input_form)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"input_form is not a valid form: {first['msg']} at {first['loc']}",
+            ) from err
+    record = services.registry.upsert(
+        AgentRecord(
+            name=body.name,
+            description=body.description,
+            vendor=vendor,
+            task_queue=body.task_queue or services.settings.agent_task_queue(body.name),
+            workflow_type=body.name,
+            input_form=body.input_form,
+            price_lovelace=body.price_lovelace,
+            example=body.example,
+        )
+    )
+    return await _out(services, record)

@@ -1,0 +1,148 @@
+"""Jobs over HTTP: list, inspect, answer, cancel, and follow events with SSE."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+
+from activities.keys import Role
+from api.deps import CurrentPrincipal, ServicesDep, visible_job
+from api.schemas import CancelIn, InputIn, JobList, JobOut, JobRow
+from workers import jobs
+from workflows.models import CancelRequest, JobStatus, Submission, SubmitResult
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    agent: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z][a-z0-9_-]*$")] = None,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
+    buyer: Annotated[str | None, Query(max_length=200, pattern=r"^[^'\\]*$")] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> JobList:
+    """Jobs from Temporal visibility, newest first; buyers see theirs, vendors their agents'."""
+    vendor = None
+    if principal.role is Role.BUYER:
+        buyer = principal.owner
+    elif principal.role is Role.VENDOR:
+        vendor = principal.owner
+    query = jobs.jobs_query(
+        agent=agent, status=job_status.value if job_status else None, buyer=buyer, vendor=vendor
+    )
+    page = await jobs.list_jobs_page(
+        services.client, query, page_size=page_size, page_token=_decode(page_token)
+    )
+    rows = [
+        JobRow(job_id=r.job_id, agent=r.agent, status=r.status, buyer=r.buyer, started_at=r.started)
+        for r in page.rows
+    ]
+    token = (
+        base64.urlsafe_b64encode(page.next_page_token).decode() if page.next_page_token else None
+    )
+    return JobList(jobs=rows, next_page_token=token)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get_job(job_id: str, services: ServicesDep, principal: CurrentPrincipal) -> JobOut:
+    """Everything about one job."""
+    view = await visible_job(services, principal, job_id)
+    return JobOut(
+        job_id=view.job_id,
+        agent=view.agent,
+        buyer=view.buyer,
+        status=view.status,
+        pending_form=view.pending_form.model_dump(mode="json") if view.pending_form else None,
+        result=view.result,
+        error=view.error,
+        events=view.last_seq,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+    )
+
+
+@router.post("/{job_id}/input", response_model=SubmitResult)
+async def submit_input(
+    job_id: str, body: InputIn, services: ServicesDep, principal: CurrentPrincipal
+) -> SubmitResult:
+    """Answer the pending form; a refused answer is a 422 with every field error."""
+    await visible_job(services, principal, job_id)
+    submission = Submission(
+        request_id=body.request_id,
+        form_id=body.form_id,
+        values=body.values,
+        submitted_by=principal.owner,
+    )
+    return await jobs.submit_form(services.client, job_id, submission)
+
+
+@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+async def cancel_job(
+    job_id: str, services: ServicesDep, principal: CurrentPrincipal, body: CancelIn | None = None
+) -> dict[str, str]:
+    """Ask the job to stop; it ends cancelled and the buyer is refunded where money moved."""
+    view = await visible_job(services, principal, job_id)
+    if view.status.terminal:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"job {job_id} already ended ({view.status.value})"
+        )
+    reason = body.reason if body else "cancelled by request"
+    await jobs.cancel_job(
+        services.client, job_id, CancelRequest(reason=reason, requested_by=principal.owner)
+    )
+    return {"job_id": job_id, "status": "cancel_requested"}
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def job_events(
+    job_id: str,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """Live events as Server-Sent Events; resume with Last-Event-ID (or ?after=N)."""
+    await visible_job(services, principal, job_id)
+    offset = after or 0
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event number"
+            )
+        offset = int(last_event_id)
+
+    async def stream() -> AsyncIterator[str]:
+        async for event in jobs.follow_events(services.client, job_id, offset):
+            data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+            yield f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"
+        yield "event: end\ndata: {}\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _decode(token: str | None) -> bytes | None:
+    if token is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError) as err:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "page_token is not a token from this API"
+        ) from err

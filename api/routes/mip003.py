@@ -1,0 +1,185 @@
+"""MIP-003, per agent: /agents/{agent}/start_job, /status, /provide_input, /availability, ..."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+
+from activities.keys import Role
+from api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles, visible_job
+from api.schemas import (
+    Availability,
+    ProvideInputIn,
+    ProvideInputOut,
+    StartJobIn,
+    StartJobOut,
+    StatusOut,
+)
+from workers import jobs
+from workflows.forms import Form
+from workflows.ids import canonical_json, input_hash, result_text
+from workflows.models import JobStatus, JobView, Submission
+from workflows.terms import TermWindows, terms_for
+
+router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"])
+
+_PURCHASER_ID = re.compile(r"^[0-9a-fA-F]{14,26}$")
+_STATUS_NS = uuid.UUID("6f1c52a8-3a43-4c59-9a7c-0d6f5d1f3b10")
+
+
+def status_id(job_id: str, job_status: JobStatus, request_id: str | None = None) -> str:
+    """The MIP-003 status id: changes whenever the status or the pending form changes."""
+    return str(uuid.uuid5(_STATUS_NS, f"{job_id}/{job_status.value}/{request_id or ''}"))
+
+
+def view_status_id(view: JobView) -> str:
+    """The status id of a job's current state."""
+    request = view.pending_form.request_id if view.pending_form else None
+    return status_id(view.job_id, view.status, request)
+
+
+def mip003_status(value: JobStatus) -> str:
+    """MIP-003 has no ``cancelled``: a cancelled job is ``failed`` there."""
+    return "failed" if value is JobStatus.CANCELLED else value.value
+
+
+@router.post("/start_job", response_model=StartJobOut)
+async def start_job(
+    agent: str, body: StartJobIn, services: ServicesDep, principal: CurrentPrincipal
+) -> StartJobOut:
+    """Start a job (idempotent on identifier_from_purchaser + input_data)."""
+    require_roles(principal, Role.BUYER, Role.OPERATOR)
+    if not _PURCHASER_ID.match(body.identifier_from_purchaser):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "identifier_from_purchaser must be 14 to 26 hexadecimal characters",
+        )
+    record = agent_or_404(services, agent)
+    terms = terms_for(
+        now_ms=int(time.time() * 1000),
+        windows=TermWindows(),
+        blockchain_identifier=f"free-{secrets.token_hex(16)}",
+        agent_identifier=record.name,
+        seller_vkey=services.signer.public_key_hex(record.name),
+    )
+    started = await jobs.start_job(
+        services.client,
+        record,
+        body.identifier_from_purchaser,
+        body.input_data,
+        platform_task_queue=services.settings.platform_task_queue,
+        buyer=principal.owner,
+        terms=terms,
+    )
+    current = status_id(started.job_id, JobStatus.AWAITING_PAYMENT)
+    if not started.created:  # the same request again: answer the first job's terms
+        view = await visible_job(services, principal, started.job_id)
+        terms, current = view.terms or terms, view_status_id(view)
+    return StartJobOut(
+        id=current,
+        job_id=started.job_id,
+        blockchainIdentifier=terms.blockchain_identifier,
+        payByTime=terms.pay_by_time,
+        submitResultTime=terms.submit_result_time,
+        unlockTime=terms.unlock_time,
+        externalDisputeUnlockTime=terms.external_dispute_unlock_time,
+        agentIdentifier=terms.agent_identifier,
+        sellerVKey=terms.seller_vkey,
+        identifierFromPurchaser=body.identifier_from_purchaser,
+        input_hash=started.input_hash,
+    )
+
+
+@router.get("/status", response_model=StatusOut, response_model_exclude_none=True)
+async def job_status(
+    agent: str,
+    job_id: Annotated[str, Query(min_length=1, max_length=200)],
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+) -> StatusOut:
+    """The job's status; input_schema only while it awaits input."""
+    view = await _agent_job(services, principal, agent, job_id)
+    return StatusOut(
+        id=view_status_id(view),
+        job_id=view.job_id,
+        status=mip003_status(view.status),  # type: ignore[arg-type]
+        input_schema=view.pending_form.form.to_input_schema() if view.pending_form else None,
+        result=result_text(view.result) if view.status is JobStatus.COMPLETED else None,
+    )
+
+
+@router.post("/provide_input", response_model=ProvideInputOut)
+async def provide_input(
+    agent: str, body: ProvideInputIn, services: ServicesDep, principal: CurrentPrincipal
+) -> ProvideInputOut:
+    """Answer the pending form named by status_id or input_schema_hash; signed receipt."""
+    if (body.status_id is None) == (body.input_schema_hash is None):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "give exactly one of status_id or input_schema_hash"
+        )
+    view = await _agent_job(services, principal, agent, body.job_id)
+    pending = view.pending_form
+    if pending is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {view.job_id} is not awaiting input")
+    if body.status_id is not None and body.status_id != view_status_id(view):
+        raise HTTPException(status.HTTP_409_CONFLICT, "status_id is not the current status")
+    if body.input_schema_hash is not None and body.input_schema_hash != pending.form.schema_hash():
+        raise HTTPException(status.HTTP_409_CONFLICT, "input_schema_hash is not the pending form's")
+    values: dict[str, Any] = dict(body.input_data or {})
+    for group in (body.input_groups or {}).values():
+        values.update(group)
+    await jobs.submit_form(
+        services.client,
+        view.job_id,
+        Submission(request_id=pending.request_id, values=values, submitted_by=principal.owner),
+    )
+    digest = input_hash(view.identifier_from_purchaser, values)
+    message = canonical_json({"input_hash": digest, "status": "success"}).encode()
+    return ProvideInputOut(input_hash=digest, signature=services.signer.sign(agent, message))
+
+
+@router.get("/availability", response_model=Availability, responses={503: {"model": Availability}})
+async def availability(agent: str, services: ServicesDep) -> Any:
+    """Available only while a worker polls the agent's task queue (public)."""
+    record = agent_or_404(services, agent)
+    workers = await jobs.agent_pollers(services.client, record.task_queue)
+    if workers:
+        return Availability(
+            status="available", message=f"{record.name} is ready ({workers} worker(s))"
+        )
+    body = Availability(status="unavailable", message=f"no worker serves {record.name} right now")
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+@router.get("/input_schema")
+async def input_schema(agent: str, services: ServicesDep) -> dict[str, Any]:
+    """The start_job input schema: input_data or input_groups (public)."""
+    record = agent_or_404(services, agent)
+    if record.input_form is None:
+        return {"input_data": []}
+    return Form.model_validate(record.input_form).to_input_schema()
+
+
+@router.get("/demo")
+async def demo(agent: str, services: ServicesDep) -> dict[str, Any]:
+    """An example input and output, when the vendor gave one."""
+    record = agent_or_404(services, agent)
+    if record.example is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"agent {agent!r} has no demo")
+    return record.example
+
+
+async def _agent_job(
+    services: ServicesDep, principal: CurrentPrincipal, agent: str, job_id: str
+) -> JobView:
+    agent_or_404(services, agent)
+    view = await visible_job(services, principal, job_id)
+    if view.agent != agent:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found for agent {agent}")
+    return view

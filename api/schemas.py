@@ -1,0 +1,190 @@
+"""HTTP bodies: the MIP-003 shapes (camelCase where the standard says so) and the jobs API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from activities.keys import Role
+from workflows.forms import FieldError
+from workflows.models import JobEvent, JobStatus
+
+__all__ = [
+    "AgentIn",
+    "AgentOut",
+    "Availability",
+    "CancelIn",
+    "ErrorBody",
+    "InputIn",
+    "JobList",
+    "JobOut",
+    "KeyIn",
+    "ProvideInputIn",
+    "ProvideInputOut",
+    "StartJobIn",
+    "StartJobOut",
+    "StatusOut",
+]
+
+MIP003Status = Literal["awaiting_payment", "awaiting_input", "running", "completed", "failed"]
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a code, a sentence and, for refused input, the field errors."""
+
+    error: str
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class StartJobIn(BaseModel):
+    """MIP-003 POST /start_job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identifier_from_purchaser: str = Field(
+        description="Hex, 14 to 26 characters (the Masumi payment service's rule)."
+    )
+    input_data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class StartJobOut(BaseModel):
+    """MIP-003 start_job answer (times are Unix milliseconds)."""
+
+    id: str
+    status: Literal["success"] = "success"
+    job_id: str
+    blockchainIdentifier: str
+    payByTime: int
+    submitResultTime: int
+    unlockTime: int
+    externalDisputeUnlockTime: int
+    agentIdentifier: str
+    sellerVKey: str
+    identifierFromPurchaser: str
+    input_hash: str
+
+
+class StatusOut(BaseModel):
+    """MIP-003 GET /status answer."""
+
+    id: str
+    job_id: str
+    status: MIP003Status
+    input_schema: dict[str, Any] | None = None
+    result: str | None = None
+
+
+class ProvideInputIn(BaseModel):
+    """MIP-003 POST /provide_input: name the pending form by status_id or its schema hash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    status_id: str | None = None
+    input_schema_hash: str | None = None
+    input_data: dict[str, JsonValue] | None = None
+    input_groups: dict[str, dict[str, JsonValue]] | None = None
+
+
+class ProvideInputOut(BaseModel):
+    """MIP-003 provide_input answer; ``signature`` is Ed25519 over ``signed_message``."""
+
+    status: Literal["success"] = "success"
+    input_hash: str
+    signature: str
+
+
+class Availability(BaseModel):
+    """MIP-003 GET /availability."""
+
+    status: Literal["available", "unavailable"]
+    type: Literal["masumi-agent"] = "masumi-agent"
+    message: str | None = None
+
+
+class JobOut(BaseModel):
+    """GET /jobs/{id}: everything about a job."""
+
+    job_id: str
+    agent: str
+    buyer: str
+    status: JobStatus
+    pending_form: dict[str, Any] | None = None
+    result: JsonValue = None
+    error: str | None = None
+    events: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobRow(BaseModel):
+    """One row of GET /jobs."""
+
+    job_id: str
+    agent: str
+    status: str
+    buyer: str
+    started_at: datetime | None
+
+
+class JobList(BaseModel):
+    """GET /jobs: a page and the token of the next one."""
+
+    jobs: list[JobRow]
+    next_page_token: str | None = None
+
+
+class InputIn(BaseModel):
+    """POST /jobs/{id}/input: answer the pending form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str | None = None
+    form_id: str | None = None
+    values: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class CancelIn(BaseModel):
+    """POST /jobs/{id}/cancel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("cancelled by request", max_length=500)
+
+
+class AgentIn(BaseModel):
+    """POST /agents: a vendor registers (or updates) an agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    description: str = Field("", max_length=2000)
+    task_queue: str | None = Field(None, description="Default: <agent queue prefix>-<name>.")
+    price_lovelace: int = Field(0, ge=0)
+    input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
+    example: dict[str, Any] | None = Field(None, description="MIP-003 /demo: {input, output}.")
+
+
+class AgentOut(BaseModel):
+    """An agent as the API shows it."""
+
+    name: str
+    description: str
+    vendor: str
+    task_queue: str
+    price_lovelace: int
+    input_schema: dict[str, Any]
+    available: bool | None = None
+
+
+class KeyIn(BaseModel):
+    """What a key is for (operators create keys over the CLI)."""
+
+    role: Role
+    owner: str
+
+
+JobEvents = list[JobEvent]
