@@ -28,11 +28,11 @@ class AgentRecord(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=63)
     description: str = ""
-    vendor: str = Field("unknown", index=True)
+    vendor: str = Field(default="unknown", index=True)
     task_queue: str
     workflow_type: str
     input_form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    price_lovelace: int = Field(0, ge=0)
+    price_lovelace: int = Field(default=0, ge=0)
     example: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     registered_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
