@@ -97,3 +97,19 @@ async def test_agent_bug_fails_the_job(stack: Stack) -> None:
     result = await started.handle.result()
     assert result.status is JobStatus.FAILED
     assert result.error is not None and "division by zero" in result.error
+
+
+async def test_cancel_is_not_lost_when_a_step_finishes_anyway(stack: Stack) -> None:
+    """A step that completes although the job was cancelled must not swallow the cancel.
+
+    Regression: with WAIT_CANCELLATION_COMPLETED a step that had already finished returned
+    its result, the cancellation was spent and the agent went on with the next chunk.
+    """
+    for delay in (0.0, 0.1, 0.3):
+        started = await stack.start("batch-report", {"chunks": 30, "seconds_per_chunk": 0.5})
+        await asyncio.sleep(delay)
+        await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="now"))
+        result = await asyncio.wait_for(started.handle.result(), 15)
+        assert result.status is JobStatus.CANCELLED, delay
+        if delay:  # with no delay the cancel may come before the agent was even started
+            assert await child_status(stack, started.job_id) == WorkflowExecutionStatus.CANCELED

@@ -9,6 +9,7 @@ keeps informed by signals.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
@@ -16,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import JsonValue
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import job  # the two workflows signal each other; attributes resolve late
 from workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
@@ -40,6 +41,17 @@ DEFAULT_STEP_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=10,
 )
+
+
+def _stop_if_cancelled() -> None:
+    """Re-raise a cancellation that an await absorbed.
+
+    A step that completes although the job was cancelled hands back its result, and the
+    cancellation is spent: the agent would go on. Every SDK primitive checks again, so a
+    cancelled agent stops at its next step at the latest.
+    """
+    if workflow.cancellation_reason() is not None:
+        raise asyncio.CancelledError("the job was cancelled")
 
 
 class FormExpired(ApplicationError):
@@ -144,6 +156,7 @@ class AgentWorkflow:
             )
             raise FormExpired(request_id) from None
         self._pending = None
+        _stop_if_cancelled()
         return self._answers.pop(request_id)
 
     async def emit(self, message: str, data: dict[str, JsonValue] | None = None) -> None:
@@ -154,6 +167,7 @@ class AgentWorkflow:
             data: Structured detail (progress counters, partial results).
         """
         await self._report(EventKind.PROGRESS, message, data or {})
+        _stop_if_cancelled()
 
     async def step(
         self,
@@ -173,15 +187,25 @@ class AgentWorkflow:
             heartbeat: heartbeat timeout, for long steps that heartbeat.
             retry: Retry policy; business failures should raise non-retryable errors.
         """
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            start_to_close_timeout=timeout,
-            heartbeat_timeout=heartbeat,
-            retry_policy=retry,
-            # The agent stops only once the step has really stopped (or failed to heartbeat).
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
+        _stop_if_cancelled()
+        try:
+            result = await workflow.execute_activity(
+                activity,
+                arg,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=heartbeat,
+                retry_policy=retry,
+                # The agent stops only once the step has really stopped (or missed heartbeats).
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError as err:
+            # A step stopped by the job's cancellation ends the agent as cancelled, not
+            # failed (agent workers fail workflows on any Exception).
+            if isinstance(err.cause, CancelledError) and workflow.cancellation_reason() is not None:
+                raise asyncio.CancelledError("the job was cancelled") from err
+            raise
+        _stop_if_cancelled()
+        return result
 
     # -- messages from the platform ---------------------------------------------------
 

@@ -141,7 +141,7 @@ def _decode(token: str | None) -> bytes | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode())
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as err:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "page_token is not a token from this API"
