@@ -38,6 +38,7 @@ def dev(ctx: typer.Context) -> None:
     c.settings = s.model_copy(update={"temporal_address": server.address})
     console.print(f"Temporal       {server.address} (state in {server.db_file})")
     console.print(f"Web UI         {server.ui_url}")
+    console.print(f"API            http://{s.api_host}:{s.api_port}/docs")
     console.print(f"app database   {s.db_url}")
     console.print("agents         " + ", ".join(a.name for a in agents))
     console.print(
@@ -45,7 +46,7 @@ def dev(ctx: typer.Context) -> None:
     )
     console.print("Ctrl-C stops everything.")
     try:
-        run(serve)(c, agents, platform=True, vendor="examples")
+        run(serve)(c, agents, platform=True, vendor="examples", api=True)
     finally:
         server.stop()
         console.print("dev stack stopped")

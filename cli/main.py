@@ -7,10 +7,11 @@ import sys
 
 import typer
 
-from cli import jobs
+from cli import jobs, keys
 from cli.agents import agents
 from cli.context import get_ctx
 from cli.dev import dev
+from cli.serve import api
 from cli.worker import worker
 
 app = typer.Typer(
@@ -40,6 +41,8 @@ app.command()(jobs.cancel)
 app.command()(agents)
 app.command()(worker)
 app.command()(dev)
+app.command()(api)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ import logging
 from typing import Annotated
 
 import typer
+import uvicorn
+from temporalio.client import Client
 
 from cli.context import Ctx, get_ctx, run
 from cli.output import BAD_INPUT, console, fail
@@ -27,8 +29,10 @@ def load_agents(specs: list[str]) -> list[type[AgentWorkflow]]:
         fail(str(err), BAD_INPUT)
 
 
-async def serve(c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, vendor: str) -> None:
-    """Register ``agents``, then run the workers until SIGINT/SIGTERM."""
+async def serve(
+    c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, vendor: str, api: bool = False
+) -> None:
+    """Register ``agents``, then run the workers (and the API) until SIGINT/SIGTERM."""
     client = await c.client()
     workers = [platform_worker(client, c.settings.platform_task_queue)] if platform else []
     for agent in agents:
@@ -37,8 +41,19 @@ async def serve(c: Ctx, agents: list[type[AgentWorkflow]], *, platform: bool, ve
         workers.append(agent_worker(client, [agent], queue))
     names = ", ".join(a.name for a in agents) or "none"
     console.print(f"worker running (platform: {'yes' if platform else 'no'}; agents: {names})")
-    await run_until_stopped(workers)
+    server = _api_server(c, client) if api else None
+    await run_until_stopped(workers, also=server)
     console.print("worker stopped")
+
+
+def _api_server(c: Ctx, client: Client) -> uvicorn.Server:
+    from api.app import create_app  # only the dev stack and `durasumi api` need FastAPI
+
+    s = c.settings
+    config = uvicorn.Config(
+        create_app(s, client), host=s.api_host, port=s.api_port, log_level="warning"
+    )
+    return uvicorn.Server(config)
 
 
 def worker(

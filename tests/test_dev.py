@@ -21,6 +21,7 @@ class Dev:
             "DURASUMI_HOME": str(home),
             "DURASUMI_DEV_TEMPORAL_PORT": str(free_port()),
             "DURASUMI_DEV_UI_PORT": str(free_port()),
+            "DURASUMI_API_PORT": str(free_port()),
             "PYTHONPATH": str(ROOT),
             "COLUMNS": "200",
         }
@@ -76,6 +77,12 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
         assert ui in banner and "trip-planner" in banner
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(ui, timeout=10).read())
         assert b"<html" in body.lower()
+        api = f"http://127.0.0.1:{dev.env['DURASUMI_API_PORT']}"
+        assert f"{api}/docs" in banner
+        avail = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"{api}/agents/trip-planner/availability", timeout=10).read()
+        )
+        assert json.loads(avail)["status"] == "available"
 
         code, out, err = await dev.cli("start", "trip-planner", "-F", "destination=Lima", "--json")
         assert code == 0, err

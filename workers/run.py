@@ -11,7 +11,9 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from uvicorn import Server
 
+from activities.escrow.port import EscrowActivities
 from workflows.agent import AgentWorkflow
 from workflows.job import JobWorkflow
 
@@ -22,16 +24,21 @@ log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
-def platform_worker(client: Client, task_queue: str) -> Worker:
-    """The platform's worker: JobWorkflow (and, later, the payment activities).
+def platform_worker(
+    client: Client, task_queue: str, *, escrow: EscrowActivities | None = None
+) -> Worker:
+    """The platform's worker: JobWorkflow and, given ``escrow``, the escrow activities.
 
     Platform bugs retry the workflow task instead of failing paid jobs, so a fixed deploy
-    picks them up where they stopped.
+    picks them up where they stopped. The escrow activities are synchronous (pycardano and
+    the script evaluator are CPU work) and run on a thread pool.
     """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[JobWorkflow],
+        activities=escrow.all() if escrow is not None else [],
+        activity_executor=ThreadPoolExecutor(max_workers=4) if escrow is not None else None,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
@@ -60,11 +67,14 @@ def agent_worker(
     )
 
 
-async def run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event | None = None) -> None:
+async def run_until_stopped(
+    workers: Sequence[Worker], stop: asyncio.Event | None = None, also: Server | None = None
+) -> None:
     """Run ``workers`` until SIGINT/SIGTERM (or ``stop``), then shut them down gracefully.
 
     In-flight activities get the graceful-shutdown period to finish; workflow tasks are
-    simply handed back to Temporal, which gives them to another worker.
+    simply handed back to Temporal, which gives them to another worker. ``also`` is an
+    HTTP server (uvicorn) served alongside and stopped first.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,12 +84,16 @@ async def run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event | Non
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     tasks = [asyncio.create_task(w.run()) for w in workers]
+    if also is not None:
+        tasks.append(asyncio.create_task(also.serve()))
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         if task is not waiter and task.exception() is not None:
             log.error("worker stopped with an error", exc_info=task.exception())
     log.info("shutting down %d worker(s)", len(workers))
+    if also is not None:
+        also.should_exit = True
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     waiter.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
