@@ -60,6 +60,15 @@ class Dev:
         return rest.decode()
 
 
+async def fetch_when_up(url: str) -> bytes:
+    for _ in range(100):
+        try:
+            return await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+        except OSError:  # connection refused while uvicorn starts
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
 async def wait_status(dev: Dev, job_id: str, status: str) -> None:
     for _ in range(100):
         code, out, _ = await dev.cli("status", job_id, "--json")
@@ -79,9 +88,7 @@ async def test_dev_stack_survives_a_restart(tmp_path: Path) -> None:
         assert b"<html" in body.lower()
         api = f"http://127.0.0.1:{dev.env['DURASUMI_API_PORT']}"
         assert f"{api}/docs" in banner
-        avail = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"{api}/agents/trip-planner/availability", timeout=10).read()
-        )
+        avail = await fetch_when_up(f"{api}/agents/trip-planner/availability")
         assert json.loads(avail)["status"] == "available"
 
         code, out, err = await dev.cli("start", "trip-planner", "-F", "destination=Lima", "--json")
