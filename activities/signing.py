@@ -6,6 +6,8 @@ database; rotating the master secret rotates every agent's key.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 
@@ -41,6 +43,10 @@ class Signer:
     def public_key_hex(self, agent: str) -> str:
         """The agent's Ed25519 verification key, hex."""
         return self._key(agent).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+    def mac(self, data: bytes) -> bytes:
+        """A 16-byte HMAC-SHA256 tag of ``data`` (for opaque tokens the API hands out)."""
+        return hmac.new(self._secret, b"durasumi-token:" + data, hashlib.sha256).digest()[:16]
 
     def sign(self, agent: str, message: bytes) -> str:
         """Hex Ed25519 signature of ``message`` by the agent's key."""

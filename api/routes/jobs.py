@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -40,15 +41,13 @@ async def list_jobs(
         agent=agent, status=job_status.value if job_status else None, buyer=buyer, vendor=vendor
     )
     page = await jobs.list_jobs_page(
-        services.client, query, page_size=page_size, page_token=_decode(page_token)
+        services.client, query, page_size=page_size, page_token=_decode(services, page_token)
     )
     rows = [
         JobRow(job_id=r.job_id, agent=r.agent, status=r.status, buyer=r.buyer, started_at=r.started)
         for r in page.rows
     ]
-    token = (
-        base64.urlsafe_b64encode(page.next_page_token).decode() if page.next_page_token else None
-    )
+    token = _encode(services, page.next_page_token) if page.next_page_token else None
     return JobList(jobs=rows, next_page_token=token)
 
 
@@ -137,12 +136,19 @@ async def job_events(
     )
 
 
-def _decode(token: str | None) -> bytes | None:
+def _encode(services: ServicesDep, raw: bytes) -> str:
+    """Temporal's page token, tagged so a forged or mangled one never reaches the server."""
+    return base64.urlsafe_b64encode(services.signer.mac(raw) + raw).decode()
+
+
+def _decode(services: ServicesDep, token: str | None) -> bytes | None:
     if token is None:
         return None
     try:
-        return base64.b64decode(token.encode(), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, "page_token is not a token from this API"
-        ) from err
+        blob = base64.b64decode(token.encode(), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        blob = b""
+    tag, raw = blob[:16], blob[16:]
+    if len(blob) <= 16 or not hmac.compare_digest(tag, services.signer.mac(raw)):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "page_token is not a token from this API")
+    return raw
