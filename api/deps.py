@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -26,15 +28,44 @@ __all__ = [
 ]
 
 
+class TTLCache:
+    """A small time-bounded memo for hot database lookups (keys, agents) on every request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, load: Callable[[], Any]) -> Any:
+        """The cached value for ``key``, loading it when absent or stale."""
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        value = load()
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` (after a write made here)."""
+        self._entries.pop(key, None)
+
+
 @dataclass
 class Services:
-    """Everything a route needs, made once per process in the lifespan."""
+    """Everything a route needs, made once per process in the lifespan.
+
+    Key and agent lookups are cached for ``settings.cache_seconds``: a revoked key or a
+    re-registered agent takes effect within that time on every replica.
+    """
 
     settings: Settings
     client: Client
     registry: Registry
     keys: KeyStore
     signer: Signer
+    cache: TTLCache = field(default_factory=lambda: TTLCache(5.0))
 
 
 def _services(request: Request) -> Services:
@@ -60,7 +91,7 @@ def _principal(
             "an API key is required (X-API-Key header or Authorization: Bearer)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = services.keys.verify(key)
+    principal = services.cache.get(f"key:{key}", lambda: services.keys.verify(key))
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key")
     return principal
@@ -80,7 +111,7 @@ def require_roles(principal: Principal, *roles: Role) -> None:
 
 def agent_or_404(services: Services, name: str) -> AgentRecord:
     """The registered agent called ``name``."""
-    record = services.registry.get(name)
+    record = services.cache.get(f"agent:{name}", lambda: services.registry.get(name))
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown agent {name!r}")
     return record

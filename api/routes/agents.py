@@ -79,4 +79,5 @@ async def register_agent(
             example=body.example,
         )
     )
+    services.cache.forget(f"agent:{record.name}")
     return await _out(services, record)
