@@ -11,9 +11,13 @@ from cli.output import console, fail
 from cli.worker import load_agents, serve
 from workers.devserver import DevServer, DevServerError
 
+# llm-qa fails at its LLM call, naming the settings, until DURASUMI_LLM_* are set;
+# gpu-batch needs the ray extra and starts a local Ray on its first chunk.
 EXAMPLE_AGENTS = [
     "examples.trip_planner:TripPlanner",
     "examples.batch_report:BatchReport",
+    "examples.llm_qa:LlmQa",
+    "examples.gpu_batch:GpuBatch",
 ]
 
 
@@ -35,11 +39,15 @@ def dev(ctx: typer.Context) -> None:
         server.start()
     except DevServerError as err:
         fail(str(err))
-    c.settings = s.model_copy(update={"temporal_address": server.address})
+    # Paid jobs in dev run on the offline Cardano ledger with funded dev wallets.
+    c.settings = s.model_copy(
+        update={"temporal_address": server.address, "escrow_backend": "offline"}
+    )
     console.print(f"Temporal       {server.address} (state in {server.db_file})")
     console.print(f"Web UI         {server.ui_url}")
     console.print(f"API            http://{s.api_host}:{s.api_port}/docs")
     console.print(f"app database   {s.db_url}")
+    console.print(f"escrow         offline Cardano ledger in {s.home / 'escrow'} (start --pay)")
     console.print("agents         " + ", ".join(a.name for a in agents))
     console.print(
         "try            durasumi agents; durasumi start trip-planner --field destination=Lisbon"

@@ -15,7 +15,8 @@ from cli.context import get_ctx, run
 from cli.output import BAD_INPUT, FAILURE, console, fail, print_json
 from cli.render import event_line, form_panel, view_panel
 from workers import jobs
-from workflows.models import CancelRequest, JobStatus, Submission
+from workflows.escrow_models import EscrowTerms
+from workflows.models import CancelRequest, JobStatus, PaymentPlan, Submission
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]
@@ -76,6 +77,12 @@ def start(
         ),
     ] = None,
     buyer: Annotated[str, typer.Option(help="Who the job is for.")] = "cli",
+    pay: Annotated[
+        bool,
+        typer.Option(
+            "--pay", help="A paid job: the dev buyer locks the price in escrow (durasumi dev)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Start a job for AGENT with input as JSON, a file or --field KEY=VALUE."""
@@ -94,6 +101,9 @@ def start(
             values,
             platform_task_queue=c.settings.platform_task_queue,
             buyer=buyer,
+            payment=_paid(record.price_lovelace or c.settings.escrow_default_price)
+            if pay
+            else None,
         )
         if as_json:
             print_json(
@@ -109,6 +119,11 @@ def start(
         console.print(f"  watch it:   durasumi watch {started.job_id}")
 
     go()
+
+
+def _paid(price: int) -> PaymentPlan:
+    """An escrow plan whose buyer steps the platform performs (the dev buyer wallet)."""
+    return PaymentPlan(mode="escrow", escrow=EscrowTerms(price_lovelace=price, platform_buyer=True))
 
 
 def signal(

@@ -11,6 +11,7 @@ from cli import jobs, keys
 from cli.agents import agents
 from cli.context import get_ctx
 from cli.dev import dev
+from cli.escrow import escrow
 from cli.serve import api
 from cli.worker import worker
 
@@ -41,6 +42,7 @@ app.command()(jobs.cancel)
 app.command()(agents)
 app.command()(worker)
 app.command()(dev)
+app.command()(escrow)
 app.command()(api)
 app.add_typer(keys.app, name="keys")
 

@@ -38,6 +38,13 @@ def view_panel(view: JobView) -> Panel:
     table.add_row("created", f"{view.created_at:%Y-%m-%d %H:%M:%S}")
     table.add_row("updated", f"{view.updated_at:%Y-%m-%d %H:%M:%S}")
     table.add_row("events", str(view.last_seq))
+    u = view.usage
+    if u.llm_calls or u.gpu_calls:
+        table.add_row(
+            "usage",
+            f"{u.input_tokens} tokens in, {u.output_tokens} out ({u.llm_calls} LLM call(s)); "
+            f"{u.gpu_seconds:g} GPU-seconds ({u.gpu_calls} GPU call(s))",
+        )
     if view.result is not None:
         table.add_row("result", json.dumps(view.result, indent=2, ensure_ascii=False))
     if view.error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -9,9 +10,12 @@ import typer
 import uvicorn
 from temporalio.client import Client
 
+from activities.gpu import GpuActivities
+from activities.llm import LlmActivities
 from cli.context import Ctx, get_ctx, run
 from cli.output import BAD_INPUT, console, fail
 from workers.agents import AgentSpecError, describe, load_agent
+from workers.escrow import escrow_activities
 from workers.run import agent_worker, platform_worker, run_until_stopped
 from workflows.agent import AgentWorkflow
 
@@ -34,15 +38,25 @@ async def serve(
 ) -> None:
     """Register ``agents``, then run the workers (and the API) until SIGINT/SIGTERM."""
     client = await c.client()
-    workers = [platform_worker(client, c.settings.platform_task_queue)] if platform else []
+    escrow = escrow_activities(c.settings) if platform else None
+    workers = (
+        [platform_worker(client, c.settings.platform_task_queue, escrow=escrow)] if platform else []
+    )
+    # One LLM client and one Ray connection for all the agents of this process.
+    llm = LlmActivities(c.settings.llm_settings())
+    gpu = GpuActivities(c.settings.ray_settings())
     for agent in agents:
         queue = c.settings.agent_task_queue(agent.name)
         c.registry.upsert(describe(agent, task_queue=queue, vendor=vendor))
-        workers.append(agent_worker(client, [agent], queue))
+        workers.append(agent_worker(client, [agent], queue, llm=llm, gpu=gpu))
     names = ", ".join(a.name for a in agents) or "none"
     console.print(f"worker running (platform: {'yes' if platform else 'no'}; agents: {names})")
     server = _api_server(c, client) if api else None
-    await run_until_stopped(workers, also=server)
+    try:
+        await run_until_stopped(workers, also=server)
+    finally:
+        await llm.close()
+        await asyncio.to_thread(gpu.close)
     console.print("worker stopped")
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,17 @@ class Stack:
             await asyncio.sleep(0.1)
             view = await jobs.job_view(self.client, job_id)
         return view
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, agents: Sequence[type[AgentWorkflow]], **worker_options: Any
+    ) -> AsyncIterator[None]:
+        """One more agent worker for ``agents`` (options go to ``agent_worker``)."""
+        queue = self.queue(f"extra-{uuid.uuid4().hex[:6]}")
+        for agent in agents:
+            self.records[agent.name] = describe(agent, task_queue=queue, vendor="tests")
+        async with agent_worker(self.client, agents, queue, **worker_options):
+            yield
 
 
 def agent_queue_prefix() -> str:

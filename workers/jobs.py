@@ -40,6 +40,7 @@ from workflows.models import (
     JobInput,
     JobStatus,
     JobView,
+    PaymentPlan,
     Submission,
     SubmitResult,
 )
@@ -103,6 +104,7 @@ async def start_job(
     platform_task_queue: str,
     buyer: str = "anonymous",
     terms: JobTerms | None = None,
+    payment: PaymentPlan | None = None,
 ) -> StartedJob:
     """Validate ``input_data`` against the agent's input form and start (or find) the job.
 
@@ -123,6 +125,7 @@ async def start_job(
         buyer=buyer,
         vendor=agent.vendor,
         terms=terms,
+        payment=payment or PaymentPlan(),
     )
     try:
         handle = await client.start_workflow(

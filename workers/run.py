@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from uvicorn import Server
 
 from activities.escrow.port import EscrowActivities
+from activities.gpu import GpuActivities
+from activities.llm import LlmActivities, LlmSettings
 from workflows.agent import AgentWorkflow
 from workflows.job import JobWorkflow
 
@@ -49,13 +52,23 @@ def agent_worker(
     task_queue: str,
     *,
     executor: ThreadPoolExecutor | None = None,
+    llm: LlmActivities | None = None,
+    gpu: GpuActivities | None = None,
 ) -> Worker:
     """A vendor worker polling one task queue for ``agents`` and their activities.
 
     Any exception raised by agent code fails the job (and refunds the buyer) rather than
     stalling a paid job on a retrying workflow task.
+
+    The SDK's LLM and Ray activities are always registered, so ``llm()`` and ``gpu()``
+    never wait on an activity no worker polls: without ``llm`` an LLM call fails at once,
+    naming the settings to set; without ``gpu`` a local Ray starts on the first GPU call.
+    Share one ``llm``/``gpu`` between the workers of a process (one HTTP pool, one Ray).
     """
-    activities = list(dict.fromkeys(a for agent in agents for a in agent.activities))
+    llm = llm or LlmActivities(LlmSettings())
+    gpu = gpu or GpuActivities()
+    sdk: list[Callable[..., Any]] = [llm.chat, gpu.run_task, gpu.run_job]
+    activities = list(dict.fromkeys([*sdk, *(a for agent in agents for a in agent.activities)]))
     return Worker(
         client,
         task_queue=task_queue,

@@ -7,9 +7,13 @@ default that works for ``durasumi dev`` on one machine.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.gpu import RaySettings
+from activities.llm import LlmSettings
 
 __all__ = ["Settings"]
 
@@ -22,7 +26,9 @@ class Settings(BaseSettings):
         'durasumi-platform'
     """
 
-    model_config = SettingsConfigDict(env_prefix="DURASUMI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DURASUMI_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     home: Path = Field(Path(".durasumi"), description="Folder for the dev stack's files.")
     temporal_profile: str | None = Field(
@@ -45,6 +51,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     signing_secret: SecretStr | None = Field(
         None, description="Hex master secret for agent Ed25519 keys; dev: a file in home."
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; unset: agents' llm() calls fail clearly."
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = Field(None, description="Default model of llm() calls.")
+    llm_idle_timeout: float = Field(120.0, gt=0, description="Seconds of provider silence.")
+    ray_address: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DURASUMI_RAY_ADDRESS", "RAY_ADDRESS"),
+        description="Ray cluster (RAY_ADDRESS works too); unset: a local Ray on first use.",
+    )
+    ray_dashboard_url: str | None = Field(None, description="Ray Jobs API; default: learnt.")
+    ray_num_gpus: int | None = Field(
+        None, ge=0, description="Logical GPUs of the local Ray; default: detected."
     )
 
     @field_validator("platform_task_queue", "agent_queue_prefix")
@@ -70,3 +91,29 @@ class Settings(BaseSettings):
     def agent_task_queue(self, agent: str) -> str:
         """The default task queue of an agent: each vendor agent polls its own."""
         return f"{self.agent_queue_prefix}-{agent}"
+
+    escrow_backend: Literal["off", "offline"] = Field(
+        "off",
+        description="Cardano escrow for paid jobs: offline = the dev ledger in HOME/escrow with "
+        "funded dev wallets (durasumi dev turns it on).",
+    )
+    escrow_default_price: int = Field(
+        10_000_000, gt=0, description="Lovelace for `start --pay` when the agent has no price."
+    )
+
+    def llm_settings(self) -> LlmSettings:
+        """What the LLM activity needs."""
+        return LlmSettings(
+            base_url=self.llm_base_url,
+            api_key=self.llm_api_key,
+            model=self.llm_model,
+            idle_timeout=self.llm_idle_timeout,
+        )
+
+    def ray_settings(self) -> RaySettings:
+        """What the Ray activities need."""
+        return RaySettings(
+            address=self.ray_address,
+            dashboard_url=self.ray_dashboard_url,
+            local_num_gpus=self.ray_num_gpus,
+        )

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
@@ -28,11 +28,17 @@ from workflows.models import (
     EventKind,
     FormRequest,
     Submission,
+    Usage,
 )
+
+with workflow.unsafe.imports_passed_through():  # activity references and their models
+    from activities.gpu import GpuActivities, RayJob, RayJobResult, RayTask, RayTaskResult
+    from activities.llm import LLM_INVALID_OUTPUT, ChatMessage, LlmActivities, LlmRequest, LlmResult
 
 __all__ = ["AgentWorkflow", "FormExpired"]
 
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_STEP_TIMEOUT = timedelta(minutes=10)
 DEFAULT_STEP_RETRY = RetryPolicy(
@@ -40,6 +46,26 @@ DEFAULT_STEP_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=10,
+)
+
+# One LLM attempt. Heartbeats flow while tokens stream, so a dead worker or a cancellation is
+# noticed within the heartbeat timeout (the SDK sends at most one per 80% of it).
+DEFAULT_LLM_TIMEOUT = timedelta(minutes=10)
+DEFAULT_LLM_HEARTBEAT = timedelta(seconds=10)
+DEFAULT_LLM_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+)
+# One Ray task or job attempt, waiting for a GPU included.
+DEFAULT_GPU_TIMEOUT = timedelta(hours=2)
+DEFAULT_GPU_HEARTBEAT = timedelta(seconds=10)
+DEFAULT_GPU_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=5,
 )
 
 
@@ -205,6 +231,177 @@ class AgentWorkflow:
                 raise asyncio.CancelledError("the job was cancelled") from err
             raise
         _stop_if_cancelled()
+        return result
+
+    @overload
+    async def llm(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        *,
+        output: None = None,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+    ) -> LlmResult: ...
+
+    @overload
+    async def llm(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        *,
+        output: type[M],
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+    ) -> M: ...
+
+    async def llm(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        *,
+        output: type[M] | None = None,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+    ) -> LlmResult | M:
+        """Ask the worker's LLM (OpenAI-compatible Chat Completions); tokens are metered.
+
+        Rate limits, 5xx and a silent provider are retried with backoff (honouring
+        Retry-After); a request the provider refuses (400, 401, 403, 404...) fails at once
+        with the provider's message. Cancelling the job aborts the HTTP request.
+
+        Args:
+            prompt: The user's message, or the whole chat.
+            output: A pydantic model: ask for JSON of its schema and return it validated
+                (an answer that does not fit raises ``LlmInvalidOutput``).
+            system: A system message, put first.
+            model: The model; default the worker's ``DURASUMI_LLM_MODEL``.
+            temperature: Sampling temperature.
+            max_tokens: Most tokens to generate.
+            timeout: start-to-close timeout of one attempt.
+            heartbeat: heartbeat timeout: how soon a dead worker or a cancel is noticed.
+            retry: Retry policy for the retryable failures.
+
+        Returns:
+            The answer with its token usage, or an ``output`` instance.
+
+        Example:
+            >>> answer = await self.llm("Name three rivers.", system="Be brief.")  # doctest: +SKIP
+            >>> answer.text, answer.output_tokens  # doctest: +SKIP
+            >>> city = await self.llm("Capital of Peru?", output=City)  # doctest: +SKIP
+        """
+        messages = (
+            [ChatMessage(role="user", content=prompt)] if isinstance(prompt, str) else list(prompt)
+        )
+        if system is not None:
+            messages.insert(0, ChatMessage(role="system", content=system))
+        request = LlmRequest(
+            messages=messages,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_schema=output.model_json_schema() if output is not None else None,
+            schema_name=output.__name__ if output is not None else "output",
+        )
+        result: LlmResult = await self.step(
+            LlmActivities.chat, request, timeout=timeout, heartbeat=heartbeat, retry=retry
+        )
+        usage = Usage(
+            input_tokens=result.input_tokens, output_tokens=result.output_tokens, llm_calls=1
+        )
+        await self._report(
+            EventKind.USAGE,
+            f"llm {result.model}: {usage.input_tokens} tokens in, {usage.output_tokens} out",
+            usage.model_dump(),
+        )
+        if output is None:
+            return result
+        try:
+            return output.model_validate_json(result.text)
+        except ValidationError as err:
+            raise ApplicationError(
+                f"the model's answer does not fit {output.__name__}: {err.error_count()} error(s)",
+                {"text": result.text[:4000], "errors": str(err)},
+                type=LLM_INVALID_OUTPUT,
+                non_retryable=True,
+            ) from None
+
+    @overload
+    async def gpu(
+        self,
+        work: RayTask,
+        *,
+        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+    ) -> RayTaskResult: ...
+
+    @overload
+    async def gpu(
+        self,
+        work: RayJob,
+        *,
+        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+    ) -> RayJobResult: ...
+
+    async def gpu(
+        self,
+        work: RayTask | RayJob,
+        *,
+        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
+        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
+        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+    ) -> RayTaskResult | RayJobResult:
+        """Run a Ray task or a Ray Job on the worker's Ray; GPU-seconds are metered.
+
+        Cancelling the job cancels the Ray task or stops the Ray Job. A retry after a worker
+        crash runs a task again, and re-attaches to a job that is still running.
+
+        Args:
+            work: A :class:`RayTask` (an importable function with resources) or a
+                :class:`RayJob` (an entrypoint through the Jobs API).
+            timeout: start-to-close timeout of one attempt, waiting for a GPU included.
+            heartbeat: heartbeat timeout: how soon a dead worker or a cancel is noticed.
+            retry: Retry policy for the retryable failures.
+
+        Returns:
+            A :class:`RayTaskResult` or :class:`RayJobResult`, with ``gpu_seconds``.
+
+        Example:
+            >>> done = await self.gpu(  # doctest: +SKIP
+            ...     RayTask(function="mypkg.embed:run", args=[batch], num_gpus=1)
+            ... )
+            >>> done.value, done.gpu_seconds  # doctest: +SKIP
+        """
+        result: RayTaskResult | RayJobResult
+        if isinstance(work, RayJob):
+            job_result: RayJobResult = await self.step(
+                GpuActivities.run_job, work, timeout=timeout, heartbeat=heartbeat, retry=retry
+            )
+            result, label = job_result, f"ray job {job_result.submission_id}"
+        else:
+            result = await self.step(
+                GpuActivities.run_task, work, timeout=timeout, heartbeat=heartbeat, retry=retry
+            )
+            label = f"ray task {work.function}"
+        usage = Usage(gpu_seconds=result.gpu_seconds, gpu_calls=1)
+        await self._report(
+            EventKind.USAGE, f"{label}: {usage.gpu_seconds:g} GPU-seconds", usage.model_dump()
+        )
         return result
 
     # -- messages from the platform ---------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
@@ -32,6 +32,7 @@ from workflows.models import (
     JobView,
     Submission,
     SubmitResult,
+    Usage,
 )
 from workflows.payment import payment_for
 
@@ -64,17 +65,21 @@ class JobWorkflow:
         self._cancel: CancelRequest | None = None
         self._created = workflow.now()
         self._updated = self._created
+        self._usage = Usage()
+        self._metered: set[int] = set()
+        self._payment = payment_for(job.payment, self)
 
     @workflow.run
     async def run(self, job: JobInput) -> JobResult:
         """Secure payment, run the agent, settle, and return the job's terminal state."""
         self._record(EventKind.STATUS, self._status.value, {"status": self._status.value})
-        payment = payment_for(job.payment)
+        payment = self._payment
         try:
             secured = await payment.secure(job)
             self._record(EventKind.PAYMENT, secured.detail)
             if not secured.ok:
-                self._finish(JobStatus.FAILED, error=secured.detail)
+                failed = JobStatus.CANCELLED if self._cancel is not None else JobStatus.FAILED
+                self._finish(failed, error=secured.detail)
             elif self._cancel is not None:
                 self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
             else:
@@ -96,7 +101,11 @@ class JobWorkflow:
             status=self._status,
             result=self._result,
             error=self._error,
-            detail={"result_hash": digest, "events": len(self._events)},
+            detail={
+                "result_hash": digest,
+                "events": len(self._events),
+                "usage": self._usage.model_dump(),
+            },
         )
 
     async def _run_agent(self, job: JobInput) -> None:
@@ -165,7 +174,10 @@ class JobWorkflow:
 
     @workflow.signal
     def agent_event(self, event: AgentEvent) -> None:
-        """An event from the agent child (progress, form requested or expired)."""
+        """An event from the agent child (progress, form requested or expired, usage)."""
+        if event.kind is EventKind.USAGE:
+            self._meter(event)
+            return
         if event.agent_seq <= self._agent_seq:
             return
         self._agent_seq = event.agent_seq
@@ -204,6 +216,8 @@ class JobWorkflow:
             last_seq=len(self._events),
             created_at=self._created,
             updated_at=self._updated,
+            usage=self._usage,
+            escrow=self._payment.escrow,
         )
 
     @workflow.query
@@ -268,6 +282,30 @@ class JobWorkflow:
             Submission(request_id=request.request_id, values=values),
         )
         return SubmitResult(request_id=request.request_id, values=values)
+
+    def payment_event(self, message: str, data: dict[str, JsonValue]) -> None:
+        """Record an event of the payment step (PaymentHooks)."""
+        self._record(EventKind.PAYMENT, message, data)
+
+    def cancel_requested(self) -> bool:
+        """Whether a cancel was requested (PaymentHooks)."""
+        return self._cancel is not None
+
+    def _meter(self, event: AgentEvent) -> None:
+        """Add an LLM or GPU call's usage, once per report.
+
+        Deduplicated by its own sequence number, not against the other events': an agent's
+        concurrent llm()/gpu() calls signal concurrently, and signals may arrive out of order.
+        """
+        if event.agent_seq in self._metered:
+            return
+        try:
+            self._usage += Usage.model_validate(event.data)
+        except ValidationError:  # never let an agent's report fail the job
+            workflow.logger.warning("ignoring a malformed usage report: %s", event.data)
+            return
+        self._metered.add(event.agent_seq)
+        self._record(event.kind, event.message, event.data)
 
     def _record(
         self, kind: EventKind, message: str, data: dict[str, JsonValue] | None = None

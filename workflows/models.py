@@ -11,8 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
+from workflows.escrow_models import EscrowTerms, EscrowView
 from workflows.forms import FieldError, Form
 from workflows.terms import JobTerms
 
@@ -33,6 +34,7 @@ __all__ = [
     "PaymentPlan",
     "Submission",
     "SubmitResult",
+    "Usage",
 ]
 
 
@@ -64,15 +66,46 @@ class EventKind(StrEnum):
     PAYMENT = "payment"
     RESULT = "result"
     ERROR = "error"
+    USAGE = "usage"
+
+
+class Usage(BaseModel):
+    """Metered resources: LLM tokens and GPU-seconds, per call or summed over a job.
+
+    The agent reports each LLM or GPU call's usage in a ``usage`` event; the job sums them.
+
+    Example:
+        >>> (Usage(input_tokens=10, llm_calls=1) + Usage(gpu_seconds=1.5, gpu_calls=1)).gpu_seconds
+        1.5
+    """
+
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    gpu_seconds: float = Field(0.0, ge=0)
+    llm_calls: int = Field(0, ge=0)
+    gpu_calls: int = Field(0, ge=0)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            gpu_seconds=round(self.gpu_seconds + other.gpu_seconds, 6),
+            llm_calls=self.llm_calls + other.llm_calls,
+            gpu_calls=self.gpu_calls + other.gpu_calls,
+        )
 
 
 class PaymentPlan(BaseModel):
-    """How a job is paid for.
+    """How a job is paid for: ``free``, or ``escrow`` (Cardano escrow, with its terms)."""
 
-    Only ``free`` exists so far: free agents are real, and the escrow saga plugs in here.
-    """
+    mode: Literal["free", "escrow"] = "free"
+    escrow: EscrowTerms | None = None
 
-    mode: Literal["free"] = "free"
+    @model_validator(mode="after")
+    def _terms(self) -> PaymentPlan:
+        if self.mode == "escrow" and self.escrow is None:
+            raise ValueError("an escrow payment plan needs its terms")
+        return self
 
 
 class JobInput(BaseModel):
@@ -183,6 +216,8 @@ class JobView(BaseModel):
     last_seq: int = 0
     created_at: datetime
     updated_at: datetime
+    usage: Usage = Field(default_factory=Usage)
+    escrow: EscrowView | None = None
 
 
 class JobResult(BaseModel):

@@ -2,19 +2,22 @@
 
 JobWorkflow calls exactly two steps, whatever the payment mode: ``secure`` (the job waits in
 ``awaiting_payment`` until it returns) and ``settle`` (after the agent finished, failed or
-was cancelled). Free agents are real and settle nothing; the Cardano escrow saga implements
-the same two steps with escrow activities.
+was cancelled). Free agents are real and settle nothing; the Cardano escrow saga
+(``workflows/escrow_saga.py``) implements the same two steps with escrow activities.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
 from workflows.models import JobInput, JobStatus, PaymentPlan
 
-__all__ = ["FreePayment", "PaymentStep", "Secured", "Settled", "payment_for"]
+if TYPE_CHECKING:
+    from workflows.escrow_models import EscrowView
+
+__all__ = ["FreePayment", "PaymentHooks", "PaymentStep", "Secured", "Settled", "payment_for"]
 
 
 class Secured(BaseModel):
@@ -30,8 +33,25 @@ class Settled(BaseModel):
     detail: str
 
 
+class PaymentHooks(Protocol):
+    """What a payment step may use of its job: the event log and the cancel flag."""
+
+    def payment_event(self, message: str, data: dict[str, JsonValue]) -> None:
+        """Record a payment event (kind PAYMENT) in the job's log."""
+        ...
+
+    def cancel_requested(self) -> bool:
+        """Whether the job was asked to stop (ends a wait for payment early)."""
+        ...
+
+
 class PaymentStep(Protocol):
     """A payment mode: one implementation per way of getting paid."""
+
+    @property
+    def escrow(self) -> EscrowView | None:
+        """The escrow behind the job, if any, for its status."""
+        ...
 
     async def secure(self, job: JobInput) -> Secured:
         """Wait until the job is paid for (or cannot be)."""
@@ -45,6 +65,8 @@ class PaymentStep(Protocol):
 class FreePayment:
     """A free agent: nothing to lock, nothing to settle."""
 
+    escrow: EscrowView | None = None
+
     async def secure(self, job: JobInput) -> Secured:
         """Free jobs are paid for by definition."""
         return Secured(ok=True, detail="free agent: no payment required")
@@ -54,8 +76,15 @@ class FreePayment:
         return Settled(detail=f"free agent: nothing to settle after {outcome.value}")
 
 
-def payment_for(plan: PaymentPlan) -> PaymentStep:
-    """The payment step for a job's plan."""
+def payment_for(plan: PaymentPlan, hooks: PaymentHooks | None = None) -> PaymentStep:
+    """The payment step for a job's plan; ``hooks`` lets it log events and see cancels."""
     if plan.mode == "free":
         return FreePayment()
+    if plan.mode == "escrow" and plan.escrow is not None:
+        return EscrowPayment(plan.escrow, hooks)
     raise ValueError(f"unknown payment mode {plan.mode!r}")
+
+
+# Last, because the saga imports this module's types; imported when workflows load, never lazily
+# (the sandbox warns about modules imported after the workflow's first load).
+from workflows.escrow_saga import EscrowPayment  # noqa: E402

@@ -1,0 +1,1 @@
+"""The Cardano escrow port: activities, backends and the offline ledger."""

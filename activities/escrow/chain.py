@@ -1,0 +1,603 @@
+"""The direct-chain escrow backend: pycardano builds, signs and submits every escrow step.
+
+Chain access is a small port (:class:`ChainAccess`) with two implementations: the offline
+ledger (:class:`OfflineChain`, tests and ``durasumi dev``) and Blockfrost
+(``activities.escrow.blockfrost``, preprod and mainnet). The script is always spent through
+its reference UTxO, the applied script as it sits on chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import cbor2
+from pycardano import (
+    Address,
+    ChainContext,
+    Network,
+    PlutusV3Script,
+    Redeemer,
+    TransactionBuilder,
+    TransactionOutput,
+    UTxO,
+    Value,
+    plutus_script_hash,
+)
+from pycardano.exception import PyCardanoException
+
+from activities.escrow.errors import (
+    ESCROW_CONFLICT,
+    ESCROW_NOT_YET,
+    ESCROW_REJECTED,
+    ESCROW_UNAVAILABLE,
+    ESCROW_UNSUPPORTED,
+    EscrowError,
+)
+from activities.escrow.offline.ledger import Ledger, LedgerError, parse_ref
+from activities.escrow.plutus import Constr
+from activities.escrow.script import Action, EscrowDatum, EscrowParams, State
+from activities.escrow.wallet import Wallet
+from workflows.escrow_models import (
+    EscrowAction,
+    EscrowState,
+    EscrowStatus,
+    EscrowTx,
+    PaymentRequest,
+    PaymentRequestInput,
+)
+
+__all__ = ["ChainAccess", "ChainOutput", "DirectChainBackend", "OfflineChain"]
+
+log = logging.getLogger(__name__)
+
+TTL_SLOTS = 300  # a transaction stays valid for five minutes unless a deadline is nearer
+
+ACTION_OF_REDEEMER = {
+    Action.WITHDRAW: EscrowAction.WITHDRAW,
+    Action.SET_REFUND_REQUESTED: EscrowAction.REQUEST_REFUND,
+    Action.UNSET_REFUND_REQUESTED: EscrowAction.CANCEL_REFUND_REQUEST,
+    Action.WITHDRAW_REFUND: EscrowAction.WITHDRAW_REFUND,
+    Action.WITHDRAW_DISPUTED: EscrowAction.WITHDRAW_DISPUTED,
+    Action.SUBMIT_RESULT: EscrowAction.SUBMIT_RESULT,
+    Action.AUTHORIZE_REFUND: EscrowAction.AUTHORIZE_REFUND,
+}
+CLOSING = {
+    EscrowAction.WITHDRAW: EscrowState.WITHDRAWN,
+    EscrowAction.WITHDRAW_REFUND: EscrowState.REFUND_WITHDRAWN,
+    EscrowAction.WITHDRAW_DISPUTED: EscrowState.DISPUTED_WITHDRAWN,
+}
+OPEN_STATES = (
+    EscrowState.FUNDS_LOCKED,
+    EscrowState.RESULT_SUBMITTED,
+    EscrowState.REFUND_REQUESTED,
+    EscrowState.DISPUTED,
+)
+
+
+@dataclass(frozen=True)
+class ChainOutput:
+    """An output ever created at the script address, and what spent it."""
+
+    ref: str
+    output: TransactionOutput
+    created_ms: int | None = None
+    spent_tx: str | None = None
+    spent_action: int | None = None
+    spent_ms: int | None = None
+
+
+class ChainAccess(Protocol):
+    """What the backend needs from a chain, besides pycardano's ChainContext."""
+
+    network: Network
+
+    def context(self, at_ms: int) -> ChainContext:
+        """A ChainContext for building and submitting at ``at_ms`` (real chains: now)."""
+        ...
+
+    def outputs_at(self, address: Address) -> list[ChainOutput]:
+        """Every output ever at ``address``, oldest first, with its spender."""
+        ...
+
+    def output(self, ref: str) -> TransactionOutput | None:
+        """An unspent output by reference."""
+        ...
+
+    def confirmations(self, tx_id: str) -> int:
+        """Blocks on top of (and including) the block holding ``tx_id``."""
+        ...
+
+    def posix_of(self, slot: int) -> int:
+        """POSIX ms at which ``slot`` starts."""
+        ...
+
+    def slot_of(self, posix_ms: int) -> int:
+        """The slot containing ``posix_ms``."""
+        ...
+
+
+class OfflineChain:
+    """ChainAccess over the offline ledger: final on acceptance, clock set by the caller."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.network = ledger.network
+
+    def context(self, at_ms: int) -> ChainContext:
+        """The ledger seen at ``at_ms``."""
+        return self.ledger.at(at_ms)
+
+    def outputs_at(self, address: Address) -> list[ChainOutput]:
+        """From the ledger's output archive and spend index."""
+        found = []
+        for ref, out in self.ledger.history(address):
+            created = self.ledger.transaction(ref.partition("#")[0])
+            spender = self.ledger.spender(ref)
+            found.append(
+                ChainOutput(
+                    ref=ref,
+                    output=out,
+                    created_ms=created.time_ms if created else None,
+                    spent_tx=spender.tx_id if spender else None,
+                    spent_action=spender.redeemers.get(ref) if spender else None,
+                    spent_ms=spender.time_ms if spender else None,
+                )
+            )
+        return found
+
+    def output(self, ref: str) -> TransactionOutput | None:
+        """An unspent output."""
+        return self.ledger.output(parse_ref(ref))
+
+    def confirmations(self, tx_id: str) -> int:
+        """Accepted transactions are final offline."""
+        return 1_000_000 if self.ledger.transaction(tx_id) else 0
+
+    def posix_of(self, slot: int) -> int:
+        """The ledger's slot clock."""
+        return self.ledger.posix_of(slot)
+
+    def slot_of(self, posix_ms: int) -> int:
+        """The ledger's slot clock."""
+        return self.ledger.slot_of(posix_ms)
+
+
+@dataclass
+class _Escrow:
+    """The current output of one escrow (if open) and its history."""
+
+    status: EscrowStatus
+    current: UTxO | None = None
+    datum: EscrowDatum | None = None
+
+
+class DirectChainBackend:
+    """Escrow steps as pycardano transactions, the seller's (and maybe buyer's) keys in hand.
+
+    Args:
+        chain: chain access (offline ledger or Blockfrost).
+        params: the deployment's script parameters (fee address and permille are needed
+            to pay the fee output on Withdraw).
+        script_ref: "txid#ix" of the UTxO that holds the applied script as a reference script.
+        seller: the seller wallet (the platform's).
+        buyer: the buyer wallet when the platform holds it (dev mode), else None.
+        agent_identifier: the seller's agent identifier, signed into every request.
+        min_confirmations: confirmations before locked funds count.
+    """
+
+    def __init__(
+        self,
+        chain: ChainAccess,
+        params: EscrowParams,
+        script_ref: str,
+        seller: Wallet,
+        buyer: Wallet | None = None,
+        *,
+        agent_identifier: str = "durasumi",
+        min_confirmations: int = 1,
+    ) -> None:
+        self.chain = chain
+        self.params = params
+        self.script_ref = script_ref
+        self.seller = seller
+        self.buyer = buyer
+        self.agent_identifier = agent_identifier
+        self.min_confirmations = min_confirmations
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @property
+    def holds_buyer_wallet(self) -> bool:
+        """Whether this backend can perform the buyer's steps."""
+        return self.buyer is not None
+
+    # -- script ------------------------------------------------------------------------
+
+    def _script_utxo(self) -> UTxO:
+        out = self.chain.output(self.script_ref)
+        if out is None or not isinstance(out.script, PlutusV3Script):
+            raise EscrowError(
+                ESCROW_UNAVAILABLE,
+                f"no escrow reference script at {self.script_ref}",
+                retryable=True,
+            )
+        return UTxO(parse_ref(self.script_ref), out)
+
+    def script_address(self) -> Address:
+        """The escrow address: the hash of the script on chain."""
+        script = self._script_utxo().output.script
+        assert isinstance(script, PlutusV3Script)
+        return Address(payment_part=plutus_script_hash(script), network=self.chain.network)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def create_payment_request(self, req: PaymentRequestInput) -> PaymentRequest:
+        """A seller-signed request; deterministic, so asking twice gives the same one."""
+        t = req.times
+        preimage = cbor2.dumps(
+            [
+                self.agent_identifier,
+                bytes.fromhex(req.input_hash),
+                _nonce(req.job_id),
+                [
+                    t.pay_by_time,
+                    t.submit_result_time,
+                    t.unlock_time,
+                    t.external_dispute_unlock_time,
+                ],
+                req.price_lovelace,
+                req.collateral_return_lovelace,
+                self.seller.key_hash.payload,
+            ]
+        )
+        signature = self.seller.signing_key.sign(hashlib.blake2b(preimage, digest_size=32).digest())
+        return PaymentRequest(
+            blockchain_identifier=signature.hex(),
+            job_id=req.job_id,
+            input_hash=req.input_hash,
+            price_lovelace=req.price_lovelace,
+            collateral_return_lovelace=req.collateral_return_lovelace,
+            times=req.times,
+            seller_vkey=self.seller.verification_key.payload.hex(),
+            seller_address=str(self.seller.address),
+            script_address=str(self.script_address()),
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(self, request: PaymentRequest) -> EscrowStatus:
+        """The escrow's state and transactions as the chain has them."""
+        return self._escrow(request).status
+
+    def _escrow(self, request: PaymentRequest) -> _Escrow:
+        bid = request.blockchain_identifier
+        signature = bytes.fromhex(bid)
+        mine: dict[str, tuple[ChainOutput, EscrowDatum]] = {}
+        for o in self.chain.outputs_at(self.script_address()):
+            datum = self._datum(o.output)
+            if datum is not None and datum.reference_signature == signature:
+                mine[o.ref] = (o, datum)
+        if not mine:
+            return _Escrow(EscrowStatus(blockchain_identifier=bid, state=EscrowState.NOT_LOCKED))
+        first, first_datum = next(iter(mine.values()))
+        txs = [
+            EscrowTx(
+                action=EscrowAction.LOCK, tx_id=first.ref.partition("#")[0], at_ms=first.created_ms
+            )
+        ]
+        if not self._valid_lock(request, first.output, first_datum):
+            return _Escrow(
+                EscrowStatus(
+                    blockchain_identifier=bid,
+                    state=EscrowState.FUNDS_OR_DATUM_INVALID,
+                    amount_lovelace=first.output.amount.coin,
+                    transactions=txs,
+                    detail="the locked output does not match the payment request",
+                )
+            )
+        node, datum = first, first_datum
+        while node.spent_tx is not None:
+            action = ACTION_OF_REDEEMER.get(-1 if node.spent_action is None else node.spent_action)
+            if action is None:
+                break
+            txs.append(EscrowTx(action=action, tx_id=node.spent_tx, at_ms=node.spent_ms))
+            following = [v for k, v in mine.items() if k.partition("#")[0] == node.spent_tx]
+            if not following:
+                state = CLOSING.get(action, EscrowState.FUNDS_OR_DATUM_INVALID)
+                return _Escrow(
+                    EscrowStatus(
+                        blockchain_identifier=bid,
+                        state=state,
+                        result_hash=datum.result_hash.hex(),
+                        amount_lovelace=node.output.amount.coin,
+                        transactions=txs,
+                        confirmations=self.chain.confirmations(node.spent_tx),
+                    )
+                )
+            node, datum = following[0]
+        status = EscrowStatus(
+            blockchain_identifier=bid,
+            state=OPEN_STATES[datum.state],
+            result_hash=datum.result_hash.hex(),
+            amount_lovelace=node.output.amount.coin,
+            transactions=txs,
+            confirmations=self.chain.confirmations(txs[-1].tx_id),
+        )
+        return _Escrow(status, UTxO(parse_ref(node.ref), node.output), datum)
+
+    def _datum(self, out: TransactionOutput) -> EscrowDatum | None:
+        if out.datum is None:
+            return None
+        try:
+            return EscrowDatum.from_data(out.datum, self.chain.network)
+        except (ValueError, IndexError, TypeError):
+            return None
+
+    def _valid_lock(self, req: PaymentRequest, out: TransactionOutput, d: EscrowDatum) -> bool:
+        t = req.times
+        return (
+            str(d.seller) == req.seller_address
+            and d.input_hash == bytes.fromhex(req.input_hash)
+            and d.result_hash == b""
+            and d.state == State.FUNDS_LOCKED
+            and d.collateral_return_lovelace == req.collateral_return_lovelace
+            and (d.pay_by_time, d.submit_result_time, d.unlock_time, d.external_dispute_unlock_time)
+            == (t.pay_by_time, t.submit_result_time, t.unlock_time, t.external_dispute_unlock_time)
+            and d.seller_cooldown_time == 0
+            and d.buyer_cooldown_time == 0
+            and isinstance(d.buyer.payment_part, type(self.seller.key_hash))
+            and out.amount.coin >= req.price_lovelace
+            and not out.amount.multi_asset
+        )
+
+    # -- acting ------------------------------------------------------------------------
+
+    def perform(
+        self, action: EscrowAction, request: PaymentRequest, at_ms: int, result_hash: str | None
+    ) -> str:
+        """Build, sign and submit the transaction for ``action``; returns its id."""
+        if action is EscrowAction.LOCK:
+            return self._signed(self._need_buyer(), lambda w: self._lock(w, request, at_ms))
+        escrow = self._escrow(request)
+        if escrow.current is None or escrow.datum is None:
+            raise EscrowError(
+                ESCROW_CONFLICT,
+                f"escrow {request.blockchain_identifier[:16]}... is {escrow.status.state.value}",
+                retryable=False,
+            )
+        handlers: dict[EscrowAction, tuple[Wallet, Callable[[Wallet], str]]] = {
+            EscrowAction.SUBMIT_RESULT: (
+                self.seller,
+                lambda w: self._submit_result(w, escrow, at_ms, result_hash),
+            ),
+            EscrowAction.WITHDRAW: (self.seller, lambda w: self._withdraw(w, escrow, at_ms)),
+            EscrowAction.AUTHORIZE_REFUND: (
+                self.seller,
+                lambda w: self._authorize(w, escrow, at_ms),
+            ),
+        }
+        if self.buyer is not None:
+            handlers[EscrowAction.REQUEST_REFUND] = (
+                self.buyer,
+                lambda w: self._refund_request(w, escrow, at_ms, True),
+            )
+            handlers[EscrowAction.CANCEL_REFUND_REQUEST] = (
+                self.buyer,
+                lambda w: self._refund_request(w, escrow, at_ms, False),
+            )
+            handlers[EscrowAction.WITHDRAW_REFUND] = (
+                self.buyer,
+                lambda w: self._withdraw_refund(w, escrow, at_ms),
+            )
+        if action not in handlers:
+            raise EscrowError(
+                ESCROW_UNSUPPORTED, f"this platform cannot {action.value}", retryable=False
+            )
+        wallet, handler = handlers[action]
+        return self._signed(wallet, handler)
+
+    def _need_buyer(self) -> Wallet:
+        if self.buyer is None:
+            raise EscrowError(
+                ESCROW_UNSUPPORTED, "the platform does not hold the buyer's wallet", retryable=False
+            )
+        return self.buyer
+
+    def _signed(self, wallet: Wallet, build: Callable[[Wallet], str]) -> str:
+        """Serialise the transactions of one wallet (they spend the same UTxOs)."""
+        key = str(wallet.address)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                return build(wallet)
+            except LedgerError as err:
+                retry = err.kind in ("BadInputs", "OutsideValidityInterval")
+                raise EscrowError(
+                    ESCROW_UNAVAILABLE if retry else ESCROW_REJECTED, str(err), retryable=retry
+                ) from err
+            except PyCardanoException as err:
+                raise EscrowError(
+                    ESCROW_UNAVAILABLE, f"cannot build: {err}", retryable=True
+                ) from err
+
+    def _window(
+        self, at_ms: int, *, earliest: int = 0, before: int | None = None
+    ) -> tuple[int, int]:
+        """(validity start, ttl) slots: starting now, ending before ``before`` if set."""
+        lower = self.chain.slot_of(at_ms)
+        if self.chain.posix_of(lower) < earliest:
+            raise EscrowError(
+                ESCROW_NOT_YET, f"not before {earliest} (now {at_ms})", retryable=True
+            )
+        upper = lower + TTL_SLOTS
+        if before is not None:
+            upper = min(upper, self.chain.slot_of(before - 1))
+        if upper <= lower:
+            raise EscrowError(
+                ESCROW_CONFLICT, f"too late: the deadline {before} passed", retryable=False
+            )
+        return lower, upper
+
+    def _lock(self, buyer: Wallet, request: PaymentRequest, at_ms: int) -> str:
+        t = request.times
+        if at_ms >= t.pay_by_time:
+            raise EscrowError(ESCROW_CONFLICT, "payByTime has passed", retryable=False)
+        datum = EscrowDatum(
+            buyer=buyer.address,
+            seller=Address.from_primitive(request.seller_address),
+            reference_key=bytes.fromhex(request.seller_vkey),
+            reference_signature=bytes.fromhex(request.blockchain_identifier),
+            seller_nonce=_nonce(request.job_id),
+            buyer_nonce=_nonce(request.blockchain_identifier),
+            collateral_return_lovelace=request.collateral_return_lovelace,
+            input_hash=bytes.fromhex(request.input_hash),
+            result_hash=b"",
+            pay_by_time=t.pay_by_time,
+            submit_result_time=t.submit_result_time,
+            unlock_time=t.unlock_time,
+            external_dispute_unlock_time=t.external_dispute_unlock_time,
+            seller_cooldown_time=0,
+            buyer_cooldown_time=0,
+            state=State.FUNDS_LOCKED,
+        )
+        ctx = self.chain.context(at_ms)
+        builder = TransactionBuilder(ctx)
+        builder.add_input_address(buyer.address)
+        builder.add_output(
+            TransactionOutput(
+                self.script_address(), Value(request.price_lovelace), datum=datum.to_data()
+            )
+        )
+        builder.validity_start, builder.ttl = self._window(at_ms, before=t.pay_by_time)
+        tx = builder.build_and_sign([buyer.signing_key], change_address=buyer.address)
+        return _submit(ctx, tx)
+
+    def _spend(
+        self,
+        wallet: Wallet,
+        escrow: _Escrow,
+        action: int,
+        at_ms: int,
+        window: tuple[int, int],
+        outputs: list[TransactionOutput],
+    ) -> str:
+        assert escrow.current is not None
+        ctx = self.chain.context(at_ms)
+        builder = TransactionBuilder(ctx)
+        builder.add_script_input(
+            escrow.current, script=self._script_utxo(), redeemer=Redeemer(Action.redeemer(action))
+        )
+        builder.add_input_address(wallet.address)
+        for out in outputs:
+            builder.add_output(out)
+        builder.required_signers = [wallet.key_hash]
+        builder.validity_start, builder.ttl = window
+        tx = builder.build_and_sign([wallet.signing_key], change_address=wallet.address)
+        return _submit(ctx, tx)
+
+    def _continuing(self, escrow: _Escrow, datum: EscrowDatum) -> TransactionOutput:
+        assert escrow.current is not None
+        return TransactionOutput(
+            escrow.current.output.address, escrow.current.output.amount, datum=datum.to_data()
+        )
+
+    def _submit_result(
+        self, seller: Wallet, escrow: _Escrow, at_ms: int, result_hash: str | None
+    ) -> str:
+        d = escrow.datum
+        assert d is not None
+        if not result_hash:
+            raise EscrowError(ESCROW_CONFLICT, "no result hash to submit", retryable=False)
+        deadline = d.external_dispute_unlock_time if d.result_hash else d.submit_result_time
+        window = self._window(at_ms, earliest=d.seller_cooldown_time, before=deadline)
+        upper = self.chain.posix_of(window[1])
+        new_state = (
+            State.RESULT_SUBMITTED
+            if d.state in (State.FUNDS_LOCKED, State.RESULT_SUBMITTED)
+            else State.DISPUTED
+        )
+        new = d.with_changes(
+            result_hash=bytes.fromhex(result_hash),
+            seller_cooldown_time=upper + self.params.cooldown_ms,
+            buyer_cooldown_time=0,
+            state=new_state,
+        )
+        return self._spend(
+            seller, escrow, Action.SUBMIT_RESULT, at_ms, window, [self._continuing(escrow, new)]
+        )
+
+    def _withdraw(self, seller: Wallet, escrow: _Escrow, at_ms: int) -> str:
+        d, current = escrow.datum, escrow.current
+        assert d is not None and current is not None
+        window = self._window(at_ms, earliest=d.unlock_time)
+        tag = Constr(0, [current.input.transaction_id.payload, current.input.index]).raw()
+        ctx = self.chain.context(at_ms)
+        fee_out = TransactionOutput(self.params.fee_address, Value(0), datum=tag)
+        coin = current.output.amount.coin * self.params.fee_permille // 1000
+        fee_out.amount = Value(max(coin, _min_ada(fee_out, ctx)))
+        outputs = [fee_out]
+        if d.collateral_return_lovelace:
+            back = TransactionOutput(d.buyer, Value(0), datum=tag)
+            back.amount = Value(max(d.collateral_return_lovelace, _min_ada(back, ctx)))
+            outputs.append(back)
+        return self._spend(seller, escrow, Action.WITHDRAW, at_ms, window, outputs)
+
+    def _authorize(self, seller: Wallet, escrow: _Escrow, at_ms: int) -> str:
+        d = escrow.datum
+        assert d is not None
+        window = self._window(at_ms, earliest=d.seller_cooldown_time)
+        new = d.with_changes(
+            result_hash=b"",
+            seller_cooldown_time=self.chain.posix_of(window[1]) + self.params.cooldown_ms,
+            buyer_cooldown_time=0,
+            state=State.REFUND_REQUESTED,
+        )
+        return self._spend(
+            seller, escrow, Action.AUTHORIZE_REFUND, at_ms, window, [self._continuing(escrow, new)]
+        )
+
+    def _refund_request(self, buyer: Wallet, escrow: _Escrow, at_ms: int, request: bool) -> str:
+        d = escrow.datum
+        assert d is not None
+        before = d.unlock_time if request else None
+        window = self._window(at_ms, earliest=d.buyer_cooldown_time, before=before)
+        if request:
+            state = State.DISPUTED if d.result_hash else State.REFUND_REQUESTED
+        else:
+            state = State.RESULT_SUBMITTED if d.result_hash else State.FUNDS_LOCKED
+        new = d.with_changes(
+            seller_cooldown_time=0,
+            buyer_cooldown_time=self.chain.posix_of(window[1]) + self.params.cooldown_ms,
+            state=state,
+        )
+        action = Action.SET_REFUND_REQUESTED if request else Action.UNSET_REFUND_REQUESTED
+        return self._spend(buyer, escrow, action, at_ms, window, [self._continuing(escrow, new)])
+
+    def _withdraw_refund(self, buyer: Wallet, escrow: _Escrow, at_ms: int) -> str:
+        d = escrow.datum
+        assert d is not None
+        window = self._window(at_ms, earliest=d.submit_result_time)
+        return self._spend(buyer, escrow, Action.WITHDRAW_REFUND, at_ms, window, [])
+
+
+def _nonce(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _min_ada(out: TransactionOutput, ctx: ChainContext) -> int:
+    from pycardano.utils import min_lovelace_post_alonzo
+
+    return int(min_lovelace_post_alonzo(out, ctx))
+
+
+def _submit(ctx: ChainContext, tx: object) -> str:
+    result = ctx.submit_tx(tx)  # type: ignore[arg-type]
+    tx_id = str(result) if result else tx.id.payload.hex()  # type: ignore[attr-defined]
+    log.info("submitted escrow transaction %s", tx_id)
+    return tx_id

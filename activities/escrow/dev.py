@@ -1,0 +1,81 @@
+"""A funded escrow deployment on the offline ledger, for ``durasumi dev``, tests and bench.
+
+Wallets (buyer, seller, fee, three admins) are ``.skey`` files under a folder, the ledger a
+JSON file beside them; the first run funds the wallets and puts the applied escrow script
+in a reference UTxO, later runs find everything where it was. Without a folder everything
+lives in memory (tests).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from activities.escrow.chain import DirectChainBackend, OfflineChain
+from activities.escrow.offline.ledger import Ledger
+from activities.escrow.script import EscrowParams, applied_script, script_address
+from activities.escrow.wallet import Wallet
+
+__all__ = ["DevEscrow", "dev_escrow"]
+
+ADA = 1_000_000
+BUYER_FUNDS = 100_000 * ADA
+SELLER_FUNDS = 1_000 * ADA
+SCRIPT_HOLDER_FUNDS = 100 * ADA
+
+
+@dataclass
+class DevEscrow:
+    """The offline chain with its wallets and escrow deployment."""
+
+    ledger: Ledger
+    buyer: Wallet
+    seller: Wallet
+    fee: Wallet
+    admins: tuple[Wallet, Wallet, Wallet]
+    params: EscrowParams
+    script_ref: str
+
+    def backend(self, *, platform_buyer: bool = True) -> DirectChainBackend:
+        """The direct-chain backend, with the buyer wallet when the platform holds it."""
+        return DirectChainBackend(
+            OfflineChain(self.ledger),
+            self.params,
+            self.script_ref,
+            self.seller,
+            self.buyer if platform_buyer else None,
+            agent_identifier="durasumi-dev",
+        )
+
+    def script_address(self) -> str:
+        """The escrow address."""
+        return str(script_address(applied_script(self.params), self.ledger.network))
+
+
+def dev_escrow(folder: Path | None = None) -> DevEscrow:
+    """Load (or create and fund) the dev escrow deployment under ``folder``."""
+    if folder is None:
+        wallets = [Wallet.generate() for _ in range(6)]
+        ledger = Ledger()
+    else:
+        names = ("buyer", "seller", "fee", "admin1", "admin2", "admin3")
+        wallets = [Wallet.load_or_create(folder / "wallets" / f"{n}.skey") for n in names]
+        ledger = Ledger(folder / "ledger.json")
+    buyer, seller, fee, a1, a2, a3 = wallets
+    params = EscrowParams(
+        required_admins=2,
+        admin_key_hashes=(a1.key_hash.payload, a2.key_hash.payload, a3.key_hash.payload),
+        fee_address=fee.address,
+    )
+    deployment = folder / "deployment.json" if folder is not None else None
+    if deployment is not None and deployment.exists():
+        script_ref = json.loads(deployment.read_text())["script_ref"]
+    else:
+        # The reference script sits at an admin's address: spenders read it, nobody spends it.
+        script_ref = ledger.fund(a1.address, SCRIPT_HOLDER_FUNDS, script=applied_script(params))
+        ledger.fund(buyer.address, BUYER_FUNDS)
+        ledger.fund(seller.address, SELLER_FUNDS)
+        if deployment is not None:
+            deployment.write_text(json.dumps({"script_ref": script_ref}))
+    return DevEscrow(ledger, buyer, seller, fee, (a1, a2, a3), params, script_ref)

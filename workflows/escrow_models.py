@@ -1,0 +1,190 @@
+"""The escrow saga's messages: escrow terms, times, states, and the activity inputs/results.
+
+Pure pydantic, imported inside the workflow sandbox and by the escrow activities; nothing
+here knows about pycardano. All times are POSIX milliseconds, as on chain.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+__all__ = [
+    "EscrowAction",
+    "EscrowState",
+    "EscrowStatus",
+    "EscrowStep",
+    "EscrowTerms",
+    "EscrowTimes",
+    "EscrowTx",
+    "EscrowView",
+    "PaymentRequest",
+    "PaymentRequestInput",
+    "WaitForFunds",
+]
+
+MINUTE_MS = 60_000
+
+
+class EscrowState(StrEnum):
+    """On-chain states of one escrow (the Masumi payment service's names), plus NotLocked."""
+
+    NOT_LOCKED = "NotLocked"
+    FUNDS_LOCKED = "FundsLocked"
+    FUNDS_OR_DATUM_INVALID = "FundsOrDatumInvalid"
+    RESULT_SUBMITTED = "ResultSubmitted"
+    REFUND_REQUESTED = "RefundRequested"
+    DISPUTED = "Disputed"
+    WITHDRAWN = "Withdrawn"
+    REFUND_WITHDRAWN = "RefundWithdrawn"
+    DISPUTED_WITHDRAWN = "DisputedWithdrawn"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the funds have left the escrow."""
+        return self in (
+            EscrowState.WITHDRAWN,
+            EscrowState.REFUND_WITHDRAWN,
+            EscrowState.DISPUTED_WITHDRAWN,
+        )
+
+
+class EscrowAction(StrEnum):
+    """One escrow step: with the blockchain identifier, the idempotency key of an activity."""
+
+    LOCK = "lock"
+    SUBMIT_RESULT = "submit_result"
+    WITHDRAW = "withdraw"
+    REQUEST_REFUND = "request_refund"
+    CANCEL_REFUND_REQUEST = "cancel_refund_request"
+    WITHDRAW_REFUND = "withdraw_refund"
+    AUTHORIZE_REFUND = "authorize_refund"
+    WITHDRAW_DISPUTED = "withdraw_disputed"
+
+
+class EscrowTerms(BaseModel):
+    """What a paid job costs and how long each escrow window is (PaymentPlan.escrow).
+
+    Defaults follow MASUMI.md: unlockTime = submitResultTime + 6 h and
+    externalDisputeUnlockTime = submitResultTime + 12 h.
+    """
+
+    price_lovelace: int = Field(gt=0)
+    pay_by_minutes: int = Field(10, gt=0, description="payByTime = job start + this.")
+    submit_result_minutes: int = Field(
+        60, ge=15, description="submitResultTime = job start + this."
+    )
+    unlock_minutes: int = Field(360, ge=15, description="unlockTime = submitResultTime + this.")
+    dispute_minutes: int = Field(
+        720, description="externalDisputeUnlockTime = submitResultTime + this."
+    )
+    collateral_return_lovelace: int = Field(0, ge=0)
+    platform_buyer: bool = Field(
+        False, description="The platform holds the buyer's wallet and performs the buyer's steps."
+    )
+    poll_seconds: int = Field(30, ge=1, le=3600, description="Longest wait between chain reads.")
+
+    @model_validator(mode="after")
+    def _windows(self) -> EscrowTerms:
+        if self.pay_by_minutes > self.submit_result_minutes - 5:
+            raise ValueError("payByTime must be at least 5 minutes before submitResultTime")
+        if self.dispute_minutes < self.unlock_minutes + 15:
+            raise ValueError("externalDisputeUnlockTime must be >= unlockTime + 15 minutes")
+        return self
+
+    def times(self, start_ms: int) -> EscrowTimes:
+        """The escrow's deadlines for a job that starts at ``start_ms``."""
+        submit = start_ms + self.submit_result_minutes * MINUTE_MS
+        return EscrowTimes(
+            pay_by_time=start_ms + self.pay_by_minutes * MINUTE_MS,
+            submit_result_time=submit,
+            unlock_time=submit + self.unlock_minutes * MINUTE_MS,
+            external_dispute_unlock_time=submit + self.dispute_minutes * MINUTE_MS,
+        )
+
+
+class EscrowTimes(BaseModel):
+    """The four escrow deadlines (POSIX ms)."""
+
+    pay_by_time: int
+    submit_result_time: int
+    unlock_time: int
+    external_dispute_unlock_time: int
+
+
+class PaymentRequestInput(BaseModel):
+    """Ask the seller side for a payment request (activity input)."""
+
+    job_id: str
+    agent: str
+    identifier_from_purchaser: str
+    input_hash: str
+    price_lovelace: int
+    collateral_return_lovelace: int = 0
+    times: EscrowTimes
+
+
+class PaymentRequest(BaseModel):
+    """A payment request: what the buyer must lock, where, and under which identifier."""
+
+    blockchain_identifier: str
+    job_id: str
+    input_hash: str
+    price_lovelace: int
+    collateral_return_lovelace: int = 0
+    times: EscrowTimes
+    seller_vkey: str = ""
+    seller_address: str = ""
+    script_address: str = ""
+
+
+class EscrowStep(BaseModel):
+    """One escrow action at one instant (activity input); ``at_ms`` is the workflow's now."""
+
+    request: PaymentRequest
+    at_ms: int
+    result_hash: str | None = None
+
+
+class WaitForFunds(BaseModel):
+    """Check whether the buyer's funds are locked (activity input)."""
+
+    step: EscrowStep
+
+
+class EscrowTx(BaseModel):
+    """A transaction of the escrow's history."""
+
+    action: EscrowAction
+    tx_id: str
+    at_ms: int | None = None
+
+
+class EscrowStatus(BaseModel):
+    """What the chain says about one escrow (activity result)."""
+
+    blockchain_identifier: str
+    state: EscrowState
+    result_hash: str = ""
+    amount_lovelace: int = 0
+    transactions: list[EscrowTx] = Field(default_factory=list)
+    confirmations: int = 0
+    already_done: bool = False
+    detail: str = ""
+
+    def tx_of(self, action: EscrowAction) -> str | None:
+        """The id of the last transaction that performed ``action``, if any."""
+        found = [t.tx_id for t in self.transactions if t.action is action]
+        return found[-1] if found else None
+
+
+class EscrowView(BaseModel):
+    """The escrow as a job's status shows it."""
+
+    blockchain_identifier: str
+    state: EscrowState
+    price_lovelace: int
+    times: EscrowTimes
+    result_hash: str = ""
+    transactions: list[EscrowTx] = Field(default_factory=list)

@@ -1,0 +1,345 @@
+"""The Cardano escrow saga: the ``secure`` / ``settle`` steps of a paid job.
+
+secure: create the payment request, lock the funds when the platform holds the buyer's
+wallet, then wait (durable timers between chain reads) until the funds are locked or
+payByTime passes. settle: on success submit the MIP-004 result hash before
+submitResultTime, watch for a dispute until unlockTime (authorizing the refund if one
+comes), then withdraw; on failure, cancellation or a missed deadline never submit a
+result and take the refund path (request and withdraw the refund when the platform holds
+the buyer's wallet, otherwise watch the buyer do it).
+
+Every chain step is an idempotent activity keyed by (blockchain identifier, action); this
+module is deterministic workflow code and never imports pycardano.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel, JsonValue
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.escrow_models import (
+    EscrowAction,
+    EscrowState,
+    EscrowStatus,
+    EscrowStep,
+    EscrowTerms,
+    EscrowTimes,
+    EscrowView,
+    PaymentRequest,
+    PaymentRequestInput,
+    WaitForFunds,
+)
+from workflows.models import JobInput, JobStatus
+from workflows.payment import PaymentHooks, Secured, Settled
+
+# The activity class is imported for its method references only. Its annotations name the
+# models outside the sandbox, so every result is re-read as the sandbox's model (_sandboxed).
+with workflow.unsafe.imports_passed_through():
+    from activities.escrow.errors import ESCROW_CONFLICT
+    from activities.escrow.port import EscrowActivities
+
+__all__ = ["EscrowPayment"]
+
+M = TypeVar("M", bound=BaseModel)
+
+# Chain time is in whole slots (1 s): act a little after a deadline, never on it.
+SLOT_MARGIN = timedelta(seconds=2)
+FIRST_POLL = timedelta(seconds=5)
+STEP_TIMEOUT = timedelta(minutes=2)
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+class EscrowPayment:
+    """The escrow payment step for one job (see the module docstring)."""
+
+    def __init__(self, terms: EscrowTerms, hooks: PaymentHooks | None = None) -> None:
+        self.terms = terms
+        self.hooks = hooks
+        self.request: PaymentRequest | None = None
+        self.status: EscrowStatus | None = None
+
+    @property
+    def escrow(self) -> EscrowView | None:
+        """The escrow as the job's status shows it."""
+        if self.request is None:
+            return None
+        status = self.status
+        return EscrowView(
+            blockchain_identifier=self.request.blockchain_identifier,
+            state=status.state if status else EscrowState.NOT_LOCKED,
+            price_lovelace=self.request.price_lovelace,
+            times=self.request.times,
+            result_hash=status.result_hash if status else "",
+            transactions=status.transactions if status else [],
+        )
+
+    # -- secure ------------------------------------------------------------------------
+
+    async def secure(self, job: JobInput) -> Secured:
+        """Wait until the funds are locked; not ok (and why) if they never are."""
+        ok, detail = await self._secure(job)
+        return Secured(ok=ok, detail=detail)
+
+    async def settle(self, job: JobInput, outcome: JobStatus, result_hash: str | None) -> Settled:
+        """Collect on success, refund otherwise."""
+        return Settled(detail=await self._settle(outcome, result_hash))
+
+    async def _secure(self, job: JobInput) -> tuple[bool, str]:
+        self.request = _sandboxed(
+            PaymentRequest,
+            await workflow.execute_activity_method(
+                EscrowActivities.create_payment_request,
+                PaymentRequestInput(
+                    job_id=job.job_id,
+                    agent=job.agent,
+                    identifier_from_purchaser=job.identifier_from_purchaser,
+                    input_hash=job.input_hash,
+                    price_lovelace=self.terms.price_lovelace,
+                    collateral_return_lovelace=self.terms.collateral_return_lovelace,
+                    times=_times(job) or self.terms.times(_now_ms()),
+                ),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+        )
+        t = self.request.times
+        self._event(
+            "payment request created",
+            {
+                "blockchain_identifier": self.request.blockchain_identifier,
+                "price_lovelace": self.request.price_lovelace,
+                "pay_by_time": t.pay_by_time,
+                "submit_result_time": t.submit_result_time,
+                "unlock_time": t.unlock_time,
+                "external_dispute_unlock_time": t.external_dispute_unlock_time,
+            },
+        )
+        if self.terms.platform_buyer and not self._cancelled():
+            try:
+                await self._act(EscrowActivities.lock_funds, EscrowAction.LOCK)
+            except ActivityError as err:
+                self._event(f"could not lock the buyer's funds: {_cause(err)}", {})
+        delay = FIRST_POLL
+        while True:
+            status = _sandboxed(
+                EscrowStatus,
+                await workflow.execute_activity_method(
+                    EscrowActivities.wait_for_funds_locked,
+                    WaitForFunds(step=self._step()),
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                ),
+            )
+            self._seen(status)
+            if status.state is EscrowState.FUNDS_LOCKED and status.confirmations >= 1:
+                return True, f"funds locked in {status.tx_of(EscrowAction.LOCK)}"
+            if status.state is not EscrowState.NOT_LOCKED:
+                return False, f"escrow is {status.state.value}: {status.detail or 'not payable'}"
+            if self._cancelled():
+                return False, "cancelled before payment"
+            left = t.pay_by_time - _now_ms()
+            if left <= 0:
+                return False, "unpaid: payByTime passed before the funds were locked"
+            await self._sleep(min(delay, timedelta(milliseconds=left)), wake_on_cancel=True)
+            delay = min(delay * 2, timedelta(seconds=self.terms.poll_seconds))
+
+    # -- settle ------------------------------------------------------------------------
+
+    async def _settle(self, outcome: JobStatus, result_hash: str | None) -> str:
+        if self.request is None:
+            return "no payment request: nothing to settle"
+        try:
+            status = await self._read()
+            if status.state is EscrowState.NOT_LOCKED:
+                return "nothing was locked: nothing to settle"
+            if status.state is EscrowState.FUNDS_OR_DATUM_INVALID:
+                return "the locked output does not match the request: left to the buyer"
+            if outcome is JobStatus.COMPLETED and result_hash is not None:
+                if _now_ms() < self.request.times.submit_result_time - _ms(SLOT_MARGIN):
+                    try:
+                        await self._act(
+                            EscrowActivities.submit_result, EscrowAction.SUBMIT_RESULT, result_hash
+                        )
+                        return await self._collect()
+                    except ActivityError as err:
+                        if _type(err) != ESCROW_CONFLICT:
+                            raise
+                        self._event(f"result not submitted: {_cause(err)}", {})
+                else:
+                    self._event("submitResultTime passed: no result submitted", {})
+            return await self._refund()
+        except ActivityError as err:
+            self._event(f"settlement stopped: {_cause(err)}", {})
+            return f"settlement stopped: {_cause(err)}"
+
+    async def _collect(self) -> str:
+        """Watch for a dispute until unlockTime, then withdraw."""
+        assert self.request is not None
+        unlock = self.request.times.unlock_time + _ms(SLOT_MARGIN)
+        while True:
+            status = await self._read()
+            if status.state is EscrowState.DISPUTED:
+                self._event("the buyer disputed the result: authorizing the refund", {})
+                await self._act(EscrowActivities.authorize_refund, EscrowAction.AUTHORIZE_REFUND)
+                return await self._refund()
+            if status.state is EscrowState.REFUND_REQUESTED:
+                return await self._refund()
+            if status.state.closed:
+                return f"escrow already {status.state.value}"
+            left = unlock - _now_ms()
+            if left <= 0:
+                break
+            await self._sleep(
+                min(timedelta(seconds=self.terms.poll_seconds), timedelta(milliseconds=left))
+            )
+        status = await self._act(EscrowActivities.withdraw, EscrowAction.WITHDRAW)
+        return f"withdrawn in {status.tx_of(EscrowAction.WITHDRAW)}"
+
+    async def _refund(self) -> str:
+        """The refund path: never a result; the buyer gets the funds back."""
+        assert self.request is not None
+        t = self.request.times
+        if not self.terms.platform_buyer:
+            return await self._watch_buyer_refund()
+        status = await self._read()
+        if status.state is EscrowState.FUNDS_LOCKED and _now_ms() < t.unlock_time - _ms(
+            SLOT_MARGIN
+        ):
+            await self._act(EscrowActivities.request_refund, EscrowAction.REQUEST_REFUND)
+        wait = t.submit_result_time + _ms(SLOT_MARGIN) - _now_ms()
+        if wait > 0:
+            await self._sleep(timedelta(milliseconds=wait))
+        status = await self._act(EscrowActivities.withdraw_refund, EscrowAction.WITHDRAW_REFUND)
+        return f"refunded to the buyer in {status.tx_of(EscrowAction.WITHDRAW_REFUND)}"
+
+    async def _watch_buyer_refund(self) -> str:
+        """External buyer: record what the chain shows until the refund is withdrawn."""
+        assert self.request is not None
+        self._event("refund available to the buyer after submitResultTime", {})
+        until = self.request.times.external_dispute_unlock_time
+        while True:
+            status = await self._read()
+            if status.state.closed:
+                return f"escrow {status.state.value}"
+            left = until - _now_ms()
+            if left <= 0:
+                return f"escrow still {status.state.value}: the buyer has not withdrawn"
+            await self._sleep(
+                min(timedelta(seconds=self.terms.poll_seconds), timedelta(milliseconds=left))
+            )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _step(self, result_hash: str | None = None) -> EscrowStep:
+        assert self.request is not None
+        return EscrowStep(request=self.request, at_ms=_now_ms(), result_hash=result_hash)
+
+    async def _read(self) -> EscrowStatus:
+        status = _sandboxed(
+            EscrowStatus,
+            await workflow.execute_activity_method(
+                EscrowActivities.read_state,
+                self._step(),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+        )
+        self._seen(status)
+        return status
+
+    async def _act(
+        self,
+        method: Callable[[EscrowActivities, EscrowStep], EscrowStatus],
+        action: EscrowAction,
+        result_hash: str | None = None,
+    ) -> EscrowStatus:
+        status = _sandboxed(
+            EscrowStatus,
+            await workflow.execute_activity_method(
+                method,
+                self._step(result_hash),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            ),
+        )
+        self._seen(status)
+        tx_id = status.tx_of(action)
+        self._event(
+            f"escrow {action.value}: {status.state.value}",
+            {
+                "action": action.value,
+                "tx_id": tx_id,
+                "escrow_state": status.state.value,
+                "already_done": status.already_done,
+            },
+        )
+        return status
+
+    def _seen(self, status: EscrowStatus) -> None:
+        self.status = status
+
+    async def _sleep(self, duration: timedelta, *, wake_on_cancel: bool = False) -> None:
+        if duration <= timedelta(0):
+            return
+        if wake_on_cancel:
+            try:
+                await workflow.wait_condition(self._cancelled, timeout=duration)
+            except TimeoutError:
+                pass
+        else:
+            await workflow.sleep(duration)
+
+    def _cancelled(self) -> bool:
+        return self.hooks is not None and self.hooks.cancel_requested()
+
+    def _event(self, message: str, data: dict[str, JsonValue]) -> None:
+        if self.hooks is not None:
+            bid = self.request.blockchain_identifier if self.request else None
+            self.hooks.payment_event(message, {"blockchain_identifier": bid, **data})
+
+
+def _times(job: JobInput) -> EscrowTimes | None:
+    """The windows fixed when the job started (MIP-003 start_job answered them), if any."""
+    t = job.terms
+    if t is None:
+        return None
+    return EscrowTimes(
+        pay_by_time=t.pay_by_time,
+        submit_result_time=t.submit_result_time,
+        unlock_time=t.unlock_time,
+        external_dispute_unlock_time=t.external_dispute_unlock_time,
+    )
+
+
+def _sandboxed(model: type[M], value: BaseModel) -> M:
+    """``value`` as the sandbox's own ``model`` class (see the import note above)."""
+    return value if isinstance(value, model) else model.model_validate(value.model_dump())
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+def _type(err: ActivityError) -> str | None:
+    return err.cause.type if isinstance(err.cause, ApplicationError) else None
+
+
+def _cause(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"
+    return str(cause or err)
