@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-FORM = {"id": "answer", "title": "Answer", "fields": [{"id": "answer", "type": "text"}]}
+FORM: dict[str, object] = {
+    "id": "answer",
+    "title": "Answer",
+    "fields": [{"id": "answer", "type": "text"}],
+}
 
 
 @workflow.defn(name="bench-bare")

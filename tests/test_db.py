@@ -27,9 +27,17 @@ def test_migrations_create_the_schema_and_are_idempotent(db_url: str) -> None:
 
 def test_registry_upsert_keeps_first_registration(db_url: str) -> None:
     reg = Registry(db_url)
-    first = reg.upsert(AgentRecord(name="echo-db", task_queue="q1", workflow_type="echo-db", vendor="v"))
+    first = reg.upsert(
+        AgentRecord(name="echo-db", task_queue="q1", workflow_type="echo-db", vendor="v")
+    )
     second = reg.upsert(
-        AgentRecord(name="echo-db", task_queue="q2", workflow_type="echo-db", vendor="v", input_form={"id": "f"})
+        AgentRecord(
+            name="echo-db",
+            task_queue="q2",
+            workflow_type="echo-db",
+            vendor="v",
+            input_form={"id": "f"},
+        )
     )
     assert second.task_queue == "q2" and second.input_form == {"id": "f"}
     assert second.registered_at == first.registered_at and second.updated_at >= first.updated_at

@@ -59,14 +59,15 @@ class JobWorkflow:
         self._status = JobStatus.AWAITING_PAYMENT
         self._events: list[JobEvent] = []
         self._pending: FormRequest | None = None
-        self._agent_seq = 0
         self._result: JsonValue = None
         self._error: str | None = None
         self._cancel: CancelRequest | None = None
         self._created = workflow.now()
         self._updated = self._created
         self._usage = Usage()
-        self._metered: set[int] = set()
+        # Agent events already applied, by the agent's own numbering: concurrent signals may
+        # arrive out of order, so redelivery is detected by membership, not by a high mark.
+        self._agent_seen: set[int] = set()
         self._payment = payment_for(job.payment, self)
 
     @workflow.run
@@ -175,12 +176,12 @@ class JobWorkflow:
     @workflow.signal
     def agent_event(self, event: AgentEvent) -> None:
         """An event from the agent child (progress, form requested or expired, usage)."""
+        if event.agent_seq in self._agent_seen:
+            return
+        self._agent_seen.add(event.agent_seq)
         if event.kind is EventKind.USAGE:
             self._meter(event)
             return
-        if event.agent_seq <= self._agent_seq:
-            return
-        self._agent_seq = event.agent_seq
         if event.kind is EventKind.FORM_REQUESTED and event.form is not None:
             self._pending = event.form
             self._record(
@@ -292,19 +293,12 @@ class JobWorkflow:
         return self._cancel is not None
 
     def _meter(self, event: AgentEvent) -> None:
-        """Add an LLM or GPU call's usage, once per report.
-
-        Deduplicated by its own sequence number, not against the other events': an agent's
-        concurrent llm()/gpu() calls signal concurrently, and signals may arrive out of order.
-        """
-        if event.agent_seq in self._metered:
-            return
+        """Add an LLM or GPU call's usage (``agent_event`` already dropped redeliveries)."""
         try:
             self._usage += Usage.model_validate(event.data)
         except ValidationError:  # never let an agent's report fail the job
             workflow.logger.warning("ignoring a malformed usage report: %s", event.data)
             return
-        self._metered.add(event.agent_seq)
         self._record(event.kind, event.message, event.data)
 
     def _record(
