@@ -6,7 +6,7 @@ import asyncio
 
 from tests.conftest import Stack
 from workers import jobs
-from workflows.models import EventKind, JobEvent
+from workflows.models import EventKind, JobEvent, JobStatus
 
 
 async def collect(
@@ -51,3 +51,21 @@ async def test_events_arrive_while_the_job_runs(stack: Stack) -> None:
     assert len(progress) == 4
     # Delivered as they happened (about 0.5 s apart), not all at the end.
     assert progress[-1] - progress[0] > 1.0
+
+
+async def test_agent_events_out_of_order_are_kept_and_redeliveries_dropped(stack: Stack) -> None:
+    from workflows.job import JobWorkflow
+    from workflows.models import AgentEvent
+
+    started = await stack.start("trip-planner", {"destination": "Bonn"})
+    await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
+    handle = jobs.job_handle(stack.client, started.job_id)
+    # Concurrent emits may arrive out of order; a redelivered one must not count twice.
+    for seq in (101, 100, 101):
+        await handle.signal(
+            JobWorkflow.agent_event,
+            AgentEvent(agent_seq=seq, kind=EventKind.PROGRESS, message=f"p{seq}"),
+        )
+    events = await jobs.job_events(stack.client, started.job_id)
+    assert [e.message for e in events if e.kind is EventKind.PROGRESS] == ["p101", "p100"]
+    await handle.cancel()
