@@ -8,6 +8,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,15 @@ def agent_queue_prefix() -> str:
 @pytest.fixture
 async def stack(client: Client, temporal: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
     """Workers for the examples and test agents, registered in an SQLite registry."""
+    async with running_stack(client, temporal.address, tmp_path) as s:
+        yield s
+
+
+@asynccontextmanager
+async def running_stack(client: Client, address: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """A Stack with its workers running on ``client`` (and so on its namespace)."""
     prefix = agent_queue_prefix()
-    s = Stack(client, temporal.address, tmp_path, f"{prefix}-platform", prefix)
+    s = Stack(client, address, tmp_path, f"{prefix}-platform", prefix)
     registry = Registry(f"sqlite:///{tmp_path / 'durasumi.db'}")
     for agent in AGENTS:
         s.records[agent.name] = registry.upsert(
@@ -125,9 +133,11 @@ async def stack(client: Client, temporal: DevServer, tmp_path: Path) -> AsyncIte
     workers: list[Worker] = [platform_worker(client, s.platform_queue)]
     workers += [agent_worker(client, [a], s.queue(a.name)) for a in AGENTS]
     tasks = [asyncio.create_task(w.run()) for w in workers]
-    yield s
-    await asyncio.gather(*(w.shutdown() for w in workers))
-    await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        yield s
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def run_cli(stack: Stack, *args: str, timeout: float = 60.0) -> tuple[int, str, str]:

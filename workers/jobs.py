@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType, TaskQueueType
@@ -166,14 +167,20 @@ async def cancel_job(client: Client, job_id: str, request: CancelRequest) -> Non
     await job_handle(client, job_id).signal(JobWorkflow.cancel, request)
 
 
+# A query needs a platform worker; without one it would wait for the caller's whole deadline.
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
 async def job_view(client: Client, job_id: str) -> JobView:
-    """Everything about one job now (a query)."""
-    return await job_handle(client, job_id).query(JobWorkflow.view)
+    """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers)."""
+    return await job_handle(client, job_id).query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
 
 
 async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:
     """The events after sequence number ``after`` (a query)."""
-    return await job_handle(client, job_id).query(JobWorkflow.events, EventsQuery(after=after))
+    return await job_handle(client, job_id).query(
+        JobWorkflow.events, EventsQuery(after=after), rpc_timeout=QUERY_TIMEOUT
+    )
 
 
 async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
