@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +107,20 @@ class Stack:
             self.records[agent.name] = describe(agent, task_queue=queue, vendor="tests")
         async with agent_worker(self.client, agents, queue, **worker_options):
             yield
+
+
+def lines(path: Path) -> list[str]:
+    """The lines of a trace file (none if it does not exist yet)."""
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``predicate`` every 100 ms until it holds."""
+    for _ in range(int(timeout * 10)):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached")
 
 
 def agent_queue_prefix() -> str:

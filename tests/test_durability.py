@@ -15,24 +15,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.agents import CounterAgent
-from tests.conftest import ROOT, Stack
+from tests.conftest import ROOT, Stack, lines, wait_until
 from workers import jobs
 from workers.agents import describe
 from workers.devserver import DevServer, free_port
 from workers.run import agent_worker, platform_worker
 from workflows.models import JobStatus, Submission
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-async def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout * 10)):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 class VendorWorker:

@@ -24,7 +24,7 @@ import pytest
 from activities.gpu import GpuActivities, RaySettings
 from examples.gpu_batch import GpuBatch
 from tests.ai_agents import GpuProbe
-from tests.conftest import ROOT, Stack
+from tests.conftest import ROOT, Stack, lines, wait_until
 from workers import jobs
 from workers.agents import describe
 from workers.devserver import free_port
@@ -66,18 +66,6 @@ def gpu_worker(
     return stack.serving([GpuProbe, GpuBatch], gpu=gpu)
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-async def wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout * 10)):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
-
-
 async def test_two_one_gpu_tasks_never_overlap(
     stack: Stack, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
@@ -112,7 +100,7 @@ async def test_cancel_stops_the_ray_task(
         started = await stack.start(
             "gpu-probe", {"kind": "task", "trace": str(trace), "seconds": 60}
         )
-        await wait_until(lambda: lines(trace).count("tick") >= 3)
+        await wait_until(lambda: lines(trace).count("tick") >= 3, timeout=60)
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="enough"))
         result = await asyncio.wait_for(started.handle.result(), 30)
         assert result.status is JobStatus.CANCELLED
@@ -191,7 +179,9 @@ async def test_cancel_stops_the_ray_job(
             "gpu-probe",
             {"kind": "job", "trace": str(trace), "seconds": 60, "entrypoint": entrypoint},
         )
-        await wait_until(lambda: any(line.startswith("job start") for line in lines(trace)))
+        await wait_until(
+            lambda: any(line.startswith("job start") for line in lines(trace)), timeout=60
+        )
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest())
         result = await asyncio.wait_for(started.handle.result(), 60)
     assert result.status is JobStatus.CANCELLED
@@ -272,7 +262,7 @@ async def test_kill_worker_mid_task_runs_the_task_again(
     trace = tmp_path / "t"
     await vendor.start()
     started = await stack.start("gpu-probe", {"kind": "task", "trace": str(trace), "seconds": 3})
-    await wait_until(lambda: "tick" in lines(trace))
+    await wait_until(lambda: "tick" in lines(trace), timeout=60)
     await vendor.kill9()
     await vendor.start()
     result = await asyncio.wait_for(started.handle.result(), 90)
@@ -295,7 +285,7 @@ async def test_kill_worker_mid_job_reattaches(
     started = await stack.start(
         "gpu-probe", {"kind": "job", "trace": str(trace), "seconds": 5, "entrypoint": entrypoint}
     )
-    await wait_until(lambda: any(line.startswith("job start") for line in lines(trace)))
+    await wait_until(lambda: any(line.startswith("job start") for line in lines(trace)), timeout=60)
     await vendor.kill9()
     await vendor.start()
     result = await asyncio.wait_for(started.handle.result(), 90)
