@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 from workers.settings import Settings
 
@@ -34,6 +36,23 @@ def connect_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect a client that carries pydantic models as payloads."""
-    return await Client.connect(data_converter=pydantic_data_converter, **connect_config(settings))
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """Connect a client that carries pydantic models as payloads.
+
+    Args:
+        settings: Where Temporal is.
+        runtime: The Temporal runtime (a worker's serves its Prometheus metrics, see
+            workers/telemetry.py); default: the SDK's default runtime.
+        interceptors: Client interceptors (tracing); workers built on the client get them too.
+    """
+    return await Client.connect(
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+        interceptors=interceptors,
+        **connect_config(settings),
+    )

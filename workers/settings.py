@@ -100,6 +100,27 @@ class Settings(BaseSettings):
     escrow_default_price: int = Field(
         10_000_000, gt=0, description="Lovelace for `start --pay` when the agent has no price."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Workers' Prometheus endpoint (Temporal SDK + job counters); unset: off.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Interface of the workers' endpoint.")
+    api_metrics: bool = Field(True, description="Serve GET /metrics on the API (on|off).")
+    tracing: bool | None = Field(
+        None, description="OpenTelemetry traces (on|off); unset: on when an OTLP endpoint is set."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DURASUMI_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL (OTEL_EXPORTER_OTLP_ENDPOINT works too).",
+    )
+
+    @property
+    def tracing_on(self) -> bool:
+        """Whether traces are exported: DURASUMI_TRACING, else whether an endpoint is set."""
+        return self.tracing if self.tracing is not None else self.otlp_endpoint is not None
 
     def llm_settings(self) -> LlmSettings:
         """What the LLM activity needs."""

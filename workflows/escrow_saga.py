@@ -96,7 +96,9 @@ class EscrowPayment:
 
     async def settle(self, job: JobInput, outcome: JobStatus, result_hash: str | None) -> Settled:
         """Collect on success, refund otherwise."""
-        return Settled(detail=await self._settle(outcome, result_hash))
+        detail = await self._settle(outcome, result_hash)
+        refunded = self.status is not None and self.status.state is EscrowState.REFUND_WITHDRAWN
+        return Settled(detail=detail, refunded=refunded)
 
     async def _secure(self, job: JobInput) -> tuple[bool, str]:
         self.request = _sandboxed(

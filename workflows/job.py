@@ -14,7 +14,7 @@ from pydantic import JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from workflows import agent, search  # agent <-> job signal each other; resolved late
+from workflows import agent, metrics, search  # agent <-> job signal each other; resolved late
 from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
 from workflows.forms import FieldError
 from workflows.ids import child_workflow_id, result_hash, result_text
@@ -95,6 +95,8 @@ class JobWorkflow:
         if self._status is JobStatus.COMPLETED:
             digest = result_hash(job.identifier_from_purchaser, result_text(self._result))
         settled = await payment.settle(job, self._status, digest)
+        if settled.refunded:
+            metrics.count_refund(job.agent)
         self._record(EventKind.PAYMENT, settled.detail)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return JobResult(
@@ -318,6 +320,7 @@ class JobWorkflow:
     def _set_status(self, status: JobStatus) -> None:
         if status is self._status:
             return
+        metrics.count_status(self._job.agent, self._status, status)
         self._status = status
         self._record(EventKind.STATUS, status.value, {"status": status.value})
         workflow.upsert_search_attributes([search.STATUS.value_set(status.value)])

@@ -28,9 +28,10 @@ class Secured(BaseModel):
 
 
 class Settled(BaseModel):
-    """What settlement did, for the job's event log."""
+    """What settlement did, for the job's event log (and whether the buyer got a refund)."""
 
     detail: str
+    refunded: bool = False
 
 
 class PaymentHooks(Protocol):
