@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
+from workers.codec import data_converter
 from workers.settings import Settings
 
 __all__ = ["connect", "connect_config"]
@@ -42,7 +42,7 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect a client that carries pydantic models as payloads.
+    """Connect a client that carries pydantic models as payloads, encrypted with keys set.
 
     Args:
         settings: Where Temporal is.
@@ -51,7 +51,7 @@ async def connect(
         interceptors: Client interceptors (tracing); workers built on the client get them too.
     """
     return await Client.connect(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings.codec_keyring()),
         runtime=runtime,
         interceptors=interceptors,
         **connect_config(settings),

@@ -7,13 +7,16 @@ default that works for ``durasumi dev`` on one machine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.gpu import RaySettings
 from activities.llm import LlmSettings
+
+if TYPE_CHECKING:
+    from workers.codec import Keyring
 
 __all__ = ["Settings"]
 
@@ -27,7 +30,11 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="DURASUMI_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="DURASUMI_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # errors would otherwise echo secrets (codec keys)
     )
 
     home: Path = Field(Path(".durasumi"), description="Folder for the dev stack's files.")
@@ -121,6 +128,46 @@ class Settings(BaseSettings):
     def tracing_on(self) -> bool:
         """Whether traces are exported: DURASUMI_TRACING, else whether an endpoint is set."""
         return self.tracing if self.tracing is not None else self.otlp_endpoint is not None
+
+    codec_keys: SecretStr | None = Field(
+        None,
+        description="Payload encryption keys, id:base64key,... (32-byte keys); with keys "
+        "configured, payloads are AES-GCM ciphertext in Temporal.",
+    )
+    codec_active_key: str | None = Field(
+        None, description="The key id that encrypts (default: the only key, or the file's)."
+    )
+    codec_agent_keys: str | None = Field(
+        None, description="agent:keyid,...: an agent's payloads use its vendor's key ('*': all)."
+    )
+    codec_keys_file: Path | None = Field(
+        None, description="JSON keyring; default HOME/codec-keys.json if it exists (dev writes it)."
+    )
+    codec_ui_origins: str | None = Field(
+        None, description="Web UI origins allowed to call /codec, comma-separated; default: dev UI."
+    )
+
+    @model_validator(mode="after")
+    def _codec_keys_usable(self) -> Settings:
+        self.codec_keyring()  # a bad key, id or file is a settings error, named
+        return self
+
+    def codec_keyring(self) -> Keyring | None:
+        """The payload keyring (settings, plus the keys file), or None: payloads stay plain."""
+        from workers.codec import load_keyring
+
+        default_file = self.home / "codec-keys.json"
+        file = self.codec_keys_file or (default_file if default_file.exists() else None)
+        keys = self.codec_keys.get_secret_value() if self.codec_keys else None
+        return load_keyring(
+            keys=keys, active=self.codec_active_key, agents=self.codec_agent_keys, file=file
+        )
+
+    def codec_origins(self) -> list[str]:
+        """Origins whose pages may call the codec endpoint (CORS)."""
+        if self.codec_ui_origins:
+            return [o.strip().rstrip("/") for o in self.codec_ui_origins.split(",") if o.strip()]
+        return [f"http://{host}:{self.dev_ui_port}" for host in ("127.0.0.1", "localhost")]
 
     def llm_settings(self) -> LlmSettings:
         """What the LLM activity needs."""
