@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cli import jobs, keys
+from cli import deploy, jobs, keys
 from cli.agents import agents
 from cli.context import get_ctx
 from cli.dev import dev
@@ -45,6 +45,7 @@ app.command()(dev)
 app.command()(escrow)
 app.command()(api)
 app.add_typer(keys.app, name="keys")
+app.add_typer(deploy.app, name="deploy")
 
 
 def main() -> None:

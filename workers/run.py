@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 from uvicorn import Server
 
@@ -25,7 +26,18 @@ __all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)  # DURASUMI_WORKER_DRAIN_SECONDS in `durasumi worker`
+
+
+def versioning(
+    version: WorkerDeploymentVersion | None, behavior: VersioningBehavior
+) -> WorkerDeploymentConfig | None:
+    """Worker Versioning options: ``None`` keeps the worker unversioned."""
+    if version is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=version, use_worker_versioning=True, default_versioning_behavior=behavior
+    )
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -42,13 +54,23 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def platform_worker(
-    client: Client, task_queue: str, *, escrow: EscrowActivities | None = None
+    client: Client,
+    task_queue: str,
+    *,
+    escrow: EscrowActivities | None = None,
+    drain: timedelta = GRACEFUL_SHUTDOWN,
+    version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
     """The platform's worker: JobWorkflow and, given ``escrow``, the escrow activities.
 
     Platform bugs retry the workflow task instead of failing paid jobs, so a fixed deploy
     picks them up where they stopped. The escrow activities are synchronous (pycardano and
     the script evaluator are CPU work) and run on a thread pool.
+
+    On a versioned worker (``version``) JobWorkflow is AUTO_UPGRADE: a job waits days on
+    its agent, and a pinned job would keep the old platform worker (and its wallet keys)
+    alive that long, and a fix could never reach it. The platform keeps JobWorkflow
+    replay-compatible across its own releases instead (``workflow.patched``).
     """
     return Worker(
         client,
@@ -57,7 +79,8 @@ def platform_worker(
         workflow_runner=workflow_runner(),
         activities=escrow.all() if escrow is not None else [],
         activity_executor=ThreadPoolExecutor(max_workers=4) if escrow is not None else None,
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        graceful_shutdown_timeout=drain,
+        deployment_config=versioning(version, VersioningBehavior.AUTO_UPGRADE),
     )
 
 
@@ -69,6 +92,8 @@ def agent_worker(
     executor: ThreadPoolExecutor | None = None,
     llm: LlmActivities | None = None,
     gpu: GpuActivities | None = None,
+    drain: timedelta = GRACEFUL_SHUTDOWN,
+    version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
     """A vendor worker polling one task queue for ``agents`` and their activities.
 
@@ -79,6 +104,10 @@ def agent_worker(
     never wait on an activity no worker polls: without ``llm`` an LLM call fails at once,
     naming the settings to set; without ``gpu`` a local Ray starts on the first GPU call.
     Share one ``llm``/``gpu`` between the workers of a process (one HTTP pool, one Ray).
+
+    On a versioned worker (``version``) the agents are PINNED: a job runs to its end on
+    the version it started on, so a vendor's next version may reorder steps freely.
+    ``drain`` is how long in-flight activities get to finish on shutdown.
     """
     llm = llm or LlmActivities(LlmSettings())
     gpu = gpu or GpuActivities()
@@ -92,7 +121,8 @@ def agent_worker(
         activities=activities,
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_failure_exception_types=[Exception],
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        graceful_shutdown_timeout=drain,
+        deployment_config=versioning(version, VersioningBehavior.PINNED),
     )
 
 

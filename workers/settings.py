@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.gpu import RaySettings
 from activities.llm import LlmSettings
+from workers.deployments import check_build_id, check_deployment_name
 
 if TYPE_CHECKING:
     from workers.codec import Keyring
@@ -74,6 +75,13 @@ class Settings(BaseSettings):
     ray_num_gpus: int | None = Field(
         None, ge=0, description="Logical GPUs of the local Ray; default: detected."
     )
+    worker_deployment: str | None = Field(
+        None, description="Worker Deployment name; with worker_build_id, workers are versioned."
+    )
+    worker_build_id: str | None = Field(None, description="This worker build's version id.")
+    worker_drain_seconds: float = Field(
+        30.0, gt=0, le=86_400, description="On SIGTERM: seconds in-flight activities get."
+    )
 
     @field_validator("platform_task_queue", "agent_queue_prefix")
     @classmethod
@@ -81,6 +89,16 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("worker_deployment")
+    @classmethod
+    def _deployment_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_deployment_name(value)
+
+    @field_validator("worker_build_id")
+    @classmethod
+    def _build_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_build_id(value)
 
     @property
     def db_url(self) -> str:
@@ -99,13 +117,47 @@ class Settings(BaseSettings):
         """The default task queue of an agent: each vendor agent polls its own."""
         return f"{self.agent_queue_prefix}-{agent}"
 
-    escrow_backend: Literal["off", "offline"] = Field(
+    escrow_backend: Literal["off", "offline", "blockfrost", "masumi"] = Field(
         "off",
         description="Cardano escrow for paid jobs: offline = the dev ledger in HOME/escrow with "
-        "funded dev wallets (durasumi dev turns it on).",
+        "funded dev wallets (durasumi dev turns it on); blockfrost = the chain through "
+        "Blockfrost with the seller's key; masumi = a Masumi payment service (docs/escrow.md).",
     )
     escrow_default_price: int = Field(
         10_000_000, gt=0, description="Lovelace for `start --pay` when the agent has no price."
+    )
+    cardano_network: Literal["preprod", "mainnet"] = Field(
+        "preprod", description="The chain of the blockfrost and masumi escrow backends."
+    )
+    blockfrost_project_id: SecretStr | None = Field(
+        None, description="Blockfrost project id (escrow_backend=blockfrost)."
+    )
+    blockfrost_url: str | None = Field(
+        None, description="Blockfrost API base URL; default: blockfrost.io's for the network."
+    )
+    escrow_seller_skey_file: Path | None = Field(
+        None, description="The seller wallet's payment .skey (escrow_backend=blockfrost)."
+    )
+    escrow_buyer_skey_file: Path | None = Field(
+        None, description="A buyer wallet the platform holds (optional; jobs with platform_buyer)."
+    )
+    escrow_deployment_file: Path | None = Field(
+        None, description="JSON: the escrow script's reference UTxO and parameters (blockfrost)."
+    )
+    escrow_min_confirmations: int = Field(
+        1, ge=1, le=100, description="Blocks before an escrow transaction counts (blockfrost)."
+    )
+    masumi_url: str | None = Field(
+        None, description="Masumi payment service base URL, e.g. https://host/api/v1."
+    )
+    masumi_token: SecretStr | None = Field(None, description="The payment service API key.")
+    masumi_agent_identifier: str | None = Field(
+        None,
+        description="Masumi agent identifiers (policy id + asset name, hex): one for every "
+        "agent, or agent:identifier,... pairs ('*' for the rest).",
+    )
+    masumi_dynamic_pricing: bool = Field(
+        False, description="Send the job's price (agents registered with dynamic pricing)."
     )
     metrics_port: int | None = Field(
         None,
