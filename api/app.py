@@ -14,35 +14,48 @@ from temporalio.client import Client
 from activities.keys import KeyStore
 from activities.registry import Registry
 from activities.signing import Signer
-from api import errors
+from api import errors, metrics
 from api.deps import Services
 from api.limits import BodyLimit
+from api.metrics import ApiMetrics, RequestTelemetry
 from api.routes import agents, jobs, mip003
 from workers.client import connect
 from workers.settings import Settings
+from workers.telemetry import TRACER_NAME, Telemetry
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    client: Client | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+) -> FastAPI:
     """Build the app; settings are read here, once, when none are given.
 
     Args:
         settings: The settings (default: from the environment).
         client: An already connected Temporal client (default: connect in the lifespan).
+        telemetry: The tracer of the process serving the app (default: from the settings;
+            traces are off unless configured).
     """
     settings = settings or Settings()
+    own_telemetry = telemetry is None
+    telemetry = telemetry or Telemetry.from_settings(settings, "durasumi-api", metrics=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(
             settings=settings,
-            client=client or await connect(settings),
+            client=client or await connect(settings, interceptors=telemetry.interceptors),
             registry=Registry(settings.db_url),
             keys=KeyStore(settings.db_url),
             signer=Signer(settings.signing_secret_bytes()),
         )
         yield
+        if own_telemetry:
+            telemetry.shutdown()
 
     app = FastAPI(
         title="durasumi",
@@ -52,6 +65,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.metrics = ApiMetrics() if settings.api_metrics else None
+    tracer = telemetry.provider.get_tracer(TRACER_NAME) if telemetry.provider else None
+    app.add_middleware(RequestTelemetry, metrics=app.state.metrics, tracer=tracer)
+    if settings.api_metrics:
+        app.include_router(metrics.router)
     app.include_router(mip003.router)
     app.include_router(jobs.router)
     app.include_router(agents.router)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, Interceptor, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.registry import AgentRecord, Registry
@@ -34,11 +35,15 @@ class Ctx:
     settings: Settings
     _client: Client | None = field(default=None, repr=False)
 
-    async def client(self) -> Client:
-        """The Temporal client, connected on first use."""
+    async def client(
+        self, *, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
+    ) -> Client:
+        """The Temporal client, connected on first use (with ``runtime`` and ``interceptors``)."""
         if self._client is None:
             try:
-                self._client = await connect(self.settings)
+                self._client = await connect(
+                    self.settings, runtime=runtime, interceptors=interceptors
+                )
             except RuntimeError as err:  # the SDK's connect failure carries no RPC status
                 fail(f"cannot reach Temporal: {err}. Is `durasumi dev` running?", FAILURE)
         return self._client

@@ -20,6 +20,7 @@ from workers.agents import AgentSpecError, describe, load_agent
 from workers.deployments import worker_version
 from workers.escrow import escrow_activities
 from workers.run import agent_worker, platform_worker, run_until_stopped
+from workers.telemetry import Telemetry, TelemetryError
 from workflows.agent import AgentWorkflow
 
 AgentOpt = Annotated[
@@ -49,7 +50,11 @@ async def serve(
 
     ``version`` makes every worker of the process a version of that Worker Deployment.
     """
-    client = await c.client()
+    try:
+        telemetry = Telemetry.from_settings(c.settings, "durasumi-worker")
+    except TelemetryError as err:
+        fail(str(err), BAD_INPUT)
+    client = await c.client(runtime=telemetry.runtime, interceptors=telemetry.interceptors)
     escrow = escrow_activities(c.settings) if platform else None
     drain = timedelta(seconds=c.settings.worker_drain_seconds)
     queue = c.settings.platform_task_queue
@@ -72,21 +77,28 @@ async def serve(
     console.print(
         f"worker running (platform: {'yes' if platform else 'no'}; agents: {names}{versioned})"
     )
-    server = _api_server(c, client) if api else None
+    if telemetry.runtime is not None:
+        s = c.settings
+        console.print(f"metrics at http://{s.metrics_host}:{s.metrics_port}/metrics")
+    server = _api_server(c, client, telemetry) if api else None
     try:
         await run_until_stopped(workers, also=server)
     finally:
         await llm.close()
         await asyncio.to_thread(gpu.close)
+        telemetry.shutdown()
     console.print("worker stopped")
 
 
-def _api_server(c: Ctx, client: Client) -> uvicorn.Server:
+def _api_server(c: Ctx, client: Client, telemetry: Telemetry) -> uvicorn.Server:
     from api.app import create_app  # only the dev stack and `durasumi api` need FastAPI
 
     s = c.settings
     config = uvicorn.Config(
-        create_app(s, client), host=s.api_host, port=s.api_port, log_level="warning"
+        create_app(s, client, telemetry=telemetry),
+        host=s.api_host,
+        port=s.api_port,
+        log_level="warning",
     )
     return uvicorn.Server(config)
 

@@ -20,6 +20,7 @@ from api.app import create_app
 from tests.conftest import Stack
 from workers.devserver import free_port
 from workers.settings import Settings
+from workers.telemetry import Telemetry
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -49,7 +50,9 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
 
-async def serve_api(stack: Stack, db_url: str, home: Path) -> AsyncIterator[Api]:
+async def serve_api(
+    stack: Stack, db_url: str, home: Path, telemetry: Telemetry | None = None
+) -> AsyncIterator[Api]:
     settings = Settings(
         home=home,
         database_url=db_url,
@@ -73,7 +76,10 @@ async def serve_api(stack: Stack, db_url: str, home: Path) -> AsyncIterator[Api]
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, stack.client), host="127.0.0.1", port=port, log_level="warning"
+            create_app(settings, stack.client, telemetry=telemetry),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     task = asyncio.create_task(server.serve())
