@@ -13,13 +13,14 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
+from temporalio.worker import Worker
 
 from tests.conftest import ROOT, Stack, lines, run_cli
 from tests.deploy_agents import UpgradeV1, UpgradeV2
 from workers import jobs
 from workers.agents import describe
 from workers.deployments import describe_deployment, pinned_running, set_current_version
-from workers.run import agent_worker
+from workers.run import agent_worker, platform_worker
 from workflows.agent import AgentWorkflow
 from workflows.models import JobStatus, Submission
 
@@ -161,3 +162,40 @@ async def test_deploy_commands_refuse_bad_input(stack: Stack) -> None:
         stack, "worker", "--agent", "tests.deploy_agents:UpgradeV1", "--deployment", "solo"
     )
     assert code == 2 and "needs both a deployment name and a build id" in err
+
+
+async def test_platform_jobs_follow_the_current_platform_version(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """JobWorkflow is AUTO_UPGRADE: a running job moves to the new platform version."""
+    deployment = f"platform-{uuid.uuid4().hex[:8]}"
+    queue = f"{stack.prefix}-versioned-platform"
+    p1 = WorkerDeploymentVersion(deployment, "p1")
+    p2 = WorkerDeploymentVersion(deployment, "p2")
+    data = {"trace": str(tmp_path / "trace"), "before": 0, "after": 0, "step_seconds": 0}
+
+    def on_platform(version: WorkerDeploymentVersion) -> Worker:
+        return platform_worker(stack.client, queue, version=version)
+
+    async with on_platform(p1):
+        await set_current_version(stack.client, deployment, "p1", wait=30)
+        job = await jobs.start_job(
+            stack.client, stack.records["counter"], uuid.uuid4().hex[:16], data,
+            platform_task_queue=queue, buyer="tester",
+        )  # fmt: skip
+        await stack.wait_for(job.job_id, JobStatus.AWAITING_INPUT)
+        info = (await job.handle.describe()).raw_description.workflow_execution_info
+        assert (
+            info.versioning_info.behavior,
+            info.versioning_info.deployment_version.build_id,
+        ) == (
+            2,  # VERSIONING_BEHAVIOR_AUTO_UPGRADE
+            "p1",
+        )
+        async with on_platform(p2):
+            await set_current_version(stack.client, deployment, "p2", wait=30)
+            await jobs.submit_form(stack.client, job.job_id, Submission(values={"text": "x"}))
+            done = await asyncio.wait_for(job.handle.result(), 30)
+            assert done.status is JobStatus.COMPLETED
+            info = (await job.handle.describe()).raw_description.workflow_execution_info
+            assert info.versioning_info.deployment_version.build_id == "p2"
