@@ -169,11 +169,17 @@ class OfflineChain:
 
 @dataclass
 class _Escrow:
-    """The current output of one escrow (if open) and its history."""
+    """The current output of one escrow (if open) and its history.
+
+    ``pending`` is a transaction the chain holds with fewer confirmations than the
+    backend requires: the escrow still shows the state before it, and acting again would
+    race it (the same action returns it; another waits).
+    """
 
     status: EscrowStatus
     current: UTxO | None = None
     datum: EscrowDatum | None = None
+    pending: EscrowTx | None = None
 
 
 class DirectChainBackend:
@@ -187,7 +193,8 @@ class DirectChainBackend:
         seller: the seller wallet (the platform's).
         buyer: the buyer wallet when the platform holds it (dev mode), else None.
         agent_identifier: the seller's agent identifier, signed into every request.
-        min_confirmations: confirmations before locked funds count.
+        min_confirmations: confirmations before a transaction counts as settled: until
+            then the escrow shows the state before it (offline: final on acceptance).
     """
 
     def __init__(
@@ -285,11 +292,19 @@ class DirectChainBackend:
         if not mine:
             return _Escrow(EscrowStatus(blockchain_identifier=bid, state=EscrowState.NOT_LOCKED))
         first, first_datum = next(iter(mine.values()))
-        txs = [
-            EscrowTx(
-                action=EscrowAction.LOCK, tx_id=first.ref.partition("#")[0], at_ms=first.created_ms
+        lock = EscrowTx(
+            action=EscrowAction.LOCK, tx_id=first.ref.partition("#")[0], at_ms=first.created_ms
+        )
+        if self._unsettled(lock):
+            return _Escrow(
+                EscrowStatus(
+                    blockchain_identifier=bid,
+                    state=EscrowState.NOT_LOCKED,
+                    detail=self._waiting(lock),
+                ),
+                pending=lock,
             )
-        ]
+        txs = [lock]
         if not self._valid_lock(request, first.output, first_datum):
             return _Escrow(
                 EscrowStatus(
@@ -301,11 +316,16 @@ class DirectChainBackend:
                 )
             )
         node, datum = first, first_datum
+        pending: EscrowTx | None = None
         while node.spent_tx is not None:
             action = ACTION_OF_REDEEMER.get(-1 if node.spent_action is None else node.spent_action)
             if action is None:
                 break
-            txs.append(EscrowTx(action=action, tx_id=node.spent_tx, at_ms=node.spent_ms))
+            tx = EscrowTx(action=action, tx_id=node.spent_tx, at_ms=node.spent_ms)
+            if self._unsettled(tx):
+                pending = tx
+                break
+            txs.append(tx)
             following = [v for k, v in mine.items() if k.partition("#")[0] == node.spent_tx]
             if not following:
                 state = CLOSING.get(action, EscrowState.FUNDS_OR_DATUM_INVALID)
@@ -327,8 +347,16 @@ class DirectChainBackend:
             amount_lovelace=node.output.amount.coin,
             transactions=txs,
             confirmations=self.chain.confirmations(txs[-1].tx_id),
+            detail=self._waiting(pending) if pending else "",
         )
-        return _Escrow(status, UTxO(parse_ref(node.ref), node.output), datum)
+        return _Escrow(status, UTxO(parse_ref(node.ref), node.output), datum, pending)
+
+    def _unsettled(self, tx: EscrowTx) -> bool:
+        return self.chain.confirmations(tx.tx_id) < self.min_confirmations
+
+    def _waiting(self, tx: EscrowTx) -> str:
+        seen = self.chain.confirmations(tx.tx_id)
+        return f"{tx.action.value} {tx.tx_id} has {seen}/{self.min_confirmations} confirmations"
 
     def _datum(self, out: TransactionOutput) -> EscrowDatum | None:
         if out.datum is None:
@@ -360,10 +388,18 @@ class DirectChainBackend:
     def perform(
         self, action: EscrowAction, request: PaymentRequest, at_ms: int, result_hash: str | None
     ) -> str:
-        """Build, sign and submit the transaction for ``action``; returns its id."""
+        """Build, sign and submit the transaction for ``action``; returns its id.
+
+        A transaction still short of its confirmations is found rather than repeated: the
+        same action returns its id, another action waits for it to settle.
+        """
+        escrow = self._escrow(request)
+        if escrow.pending is not None:
+            if escrow.pending.action is action:
+                return escrow.pending.tx_id
+            raise EscrowError(ESCROW_NOT_YET, escrow.status.detail, retryable=True)
         if action is EscrowAction.LOCK:
             return self._signed(self._need_buyer(), lambda w: self._lock(w, request, at_ms))
-        escrow = self._escrow(request)
         if escrow.current is None or escrow.datum is None:
             raise EscrowError(
                 ESCROW_CONFLICT,
