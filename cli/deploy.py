@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.context import get_ctx, run
 from cli.output import BAD_INPUT, console, fail, print_json
@@ -40,7 +41,18 @@ def current(
     @run
     async def go() -> None:
         client = await c.client()
-        previous = await deployments.set_current_version(client, deployment, build_id, wait=wait)
+        try:
+            previous = await deployments.set_current_version(
+                client, deployment, build_id, wait=wait
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            fail(
+                f"not found: {err.message} (start `durasumi worker --deployment {deployment} "
+                f"--build-id {build_id}` first)",
+                BAD_INPUT,
+            )
         console.print(
             f"{deployment}: new jobs start on {build_id} (was {previous or 'unversioned'}); "
             f"keep the old workers running until `durasumi deploy show {deployment}` "

@@ -155,7 +155,7 @@ async def test_deploy_commands_refuse_bad_input(stack: Stack) -> None:
     code, _, err = await run_cli(
         stack, "deploy", "current", f"none-{uuid.uuid4().hex[:6]}", "v1", "--wait", "0"
     )
-    assert code == 2 and "not found" in err
+    assert code == 2 and "not found" in err and "--build-id v1` first" in err
     code, _, err = await run_cli(stack, "deploy", "show", f"none-{uuid.uuid4().hex[:6]}")
     assert code == 2 and "not found" in err
     code, _, err = await run_cli(
