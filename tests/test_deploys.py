@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
@@ -19,8 +21,14 @@ from tests.conftest import ROOT, Stack, lines, run_cli
 from tests.deploy_agents import UpgradeV1, UpgradeV2
 from workers import jobs
 from workers.agents import describe
-from workers.deployments import describe_deployment, pinned_running, set_current_version
+from workers.deployments import (
+    describe_deployment,
+    pinned_running,
+    set_current_version,
+    worker_version,
+)
 from workers.run import agent_worker, platform_worker
+from workers.settings import Settings
 from workflows.agent import AgentWorkflow
 from workflows.models import JobStatus, Submission
 
@@ -199,3 +207,16 @@ async def test_platform_jobs_follow_the_current_platform_version(
             assert done.status is JobStatus.COMPLETED
             info = (await job.handle.describe()).raw_description.workflow_execution_info
             assert info.versioning_info.deployment_version.build_id == "p2"
+
+
+def test_versioning_settings_are_checked() -> None:
+    assert Settings(worker_deployment="acme", worker_build_id="1.2").worker_drain_seconds == 30
+    with pytest.raises(ValidationError, match=r"no '\.'"):
+        Settings(worker_deployment="acme.writer")
+    with pytest.raises(ValidationError, match="build id"):
+        Settings(worker_build_id="has space")
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Settings(worker_drain_seconds=0)
+    with pytest.raises(ValueError, match="needs both"):
+        worker_version("acme", None)
+    assert worker_version(None, None) is None
