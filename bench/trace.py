@@ -48,10 +48,15 @@ def show(name: str, sample: Sample) -> None:
     )
 
 
-async def main(passthrough: bool, warmup: int) -> None:
+async def main(passthrough: bool, warmup: int, dynamic: list[str]) -> None:
     """Run the jobs and print their timelines."""
     with tempfile.TemporaryDirectory(prefix="durasumi-trace-") as tmp:
-        server = DevServer(db_file=Path(tmp) / "temporal.db", port=free_port(), ui_port=None)
+        server = DevServer(
+            db_file=Path(tmp) / "temporal.db",
+            port=free_port(),
+            ui_port=None,
+            extra_args=[a for kv in dynamic for a in ("--dynamic-config-value", kv)],
+        )
         server.start()
         try:
             client = await Client.connect(server.address, data_converter=pydantic_data_converter)
@@ -90,5 +95,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.trace", description=__doc__)
     parser.add_argument("--passthrough", action="store_true")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--dynamic",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dev server dynamic config value (repeatable), for experiments",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.passthrough, args.warmup))
+    asyncio.run(main(args.passthrough, args.warmup, args.dynamic))

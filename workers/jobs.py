@@ -145,6 +145,11 @@ async def start_job(
                 ]
             ),
             static_summary=f"{agent.name} job for {buyer}",
+            # Where this process also runs the platform worker on the same client (`durasumi
+            # dev`, an API co-located with a platform worker), the server hands the first
+            # workflow task back with the start response: one trip through matching less.
+            # Elsewhere the server ignores the request and dispatches as usual.
+            request_eager_start=True,
         )
     except WorkflowAlreadyStartedError:
         # Running or closed: the same request names the same job, never a second run.

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pydantic import JsonValue, ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 from workflows import agent, metrics, search  # agent <-> job signal each other; resolved late
 from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
@@ -40,6 +40,9 @@ __all__ = ["JobWorkflow"]
 
 # How long a cancelled agent gets to stop before the job closes without it.
 CANCEL_GRACE = timedelta(minutes=1)
+
+# Patch ids (workflow.patched): running jobs replay the code path they were recorded with.
+ASYNC_FORWARD = "submit-forwards-without-waiting"
 
 
 @workflow.defn
@@ -69,6 +72,7 @@ class JobWorkflow:
         # arrive out of order, so redelivery is detected by membership, not by a high mark.
         self._agent_seen: set[int] = set()
         self._payment = payment_for(job.payment, self)
+        self._forwards: set[asyncio.Task[None]] = set()  # answers on their way to the agent
 
     @workflow.run
     async def run(self, job: JobInput) -> JobResult:
@@ -279,12 +283,30 @@ class JobWorkflow:
             {"request_id": request.request_id, "by": submission.submitted_by},
         )
         self._set_status(JobStatus.RUNNING)
-        child = workflow.get_external_workflow_handle(child_workflow_id(self._job.job_id))
-        await child.signal(
-            agent.AgentWorkflow.answer,
-            Submission(request_id=request.request_id, values=values),
-        )
+        # The answer goes to the agent as a signal command of this same workflow task, so
+        # the update completes without waiting for the delivery: the command is durable once
+        # the task completes, and the agent cannot finish before it receives the answer.
+        answer = Submission(request_id=request.request_id, values=values)
+        forward = self._forward(answer)
+        if workflow.patched(ASYNC_FORWARD):
+            self._forwards.add(asyncio.create_task(forward))
+        else:  # jobs that took this update before the patch awaited the delivery
+            await forward
         return SubmitResult(request_id=request.request_id, values=values)
+
+    async def _forward(self, answer: Submission) -> None:
+        """Deliver an accepted answer to the agent child (it may already have closed)."""
+        child = workflow.get_external_workflow_handle(child_workflow_id(self._job.job_id))
+        try:
+            await child.signal(agent.AgentWorkflow.answer, answer)
+        except FailureError as err:  # the agent closed (cancelled, expired) meanwhile
+            self._record(
+                EventKind.ERROR,
+                f"answer to form request {answer.request_id} not delivered: {err.message}",
+                {"request_id": answer.request_id},
+            )
+        finally:
+            self._forwards.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def payment_event(self, message: str, data: dict[str, JsonValue]) -> None:
         """Record an event of the payment step (PaymentHooks)."""
