@@ -18,7 +18,7 @@ from api import errors, metrics
 from api.deps import Services
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, RequestTelemetry
-from api.routes import agents, jobs, mip003
+from api.routes import agents, codec, jobs, mip003
 from workers.client import connect
 from workers.settings import Settings
 from workers.telemetry import TRACER_NAME, Telemetry
@@ -73,4 +73,6 @@ def create_app(
     app.include_router(mip003.router)
     app.include_router(jobs.router)
     app.include_router(agents.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCors, origins=settings.codec_origins())
     return app

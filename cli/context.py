@@ -104,4 +104,8 @@ def _rpc_failure(err: RPCError) -> NoReturn:
 
 
 def _one_line(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+    # A whole-model check (the codec keyring) has no field location.
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+        for e in err.errors()
+    )

@@ -9,7 +9,9 @@ import typer
 from cli.context import get_ctx, run
 from cli.output import console, fail
 from cli.worker import load_agents, serve
+from workers.codec import create_keyring_file
 from workers.devserver import DevServer, DevServerError
+from workers.settings import Settings
 
 # llm-qa fails at its LLM call, naming the settings, until DURASUMI_LLM_* are set;
 # gpu-batch needs the ray extra and starts a local Ray on its first chunk.
@@ -19,6 +21,25 @@ EXAMPLE_AGENTS = [
     "examples.llm_qa:LlmQa",
     "examples.gpu_batch:GpuBatch",
 ]
+
+
+def _api_url(s: Settings) -> str:
+    host = "127.0.0.1" if s.api_host in ("", "0.0.0.0", "::") else s.api_host
+    return f"http://{host}:{s.api_port}"
+
+
+def _dev_keyring(s: Settings) -> str:
+    """Encrypt the dev stack's payloads: a keyring file in home on first run, unless keys are set.
+
+    The example agents get a vendor key of their own, as a real vendor would.
+    """
+    default_file = s.home / "codec-keys.json"
+    ring = s.codec_keyring() or create_keyring_file(default_file, vendors=["examples"])
+    where = s.codec_keys_file or (default_file if default_file.exists() else "DURASUMI_CODEC_KEYS")
+    return (
+        f"encrypted, key {ring.active} ({where}); the Web UI decodes them once an "
+        f"operator signs in at {_api_url(s)}/codec/login"
+    )
 
 
 def dev(ctx: typer.Context) -> None:
@@ -33,6 +54,7 @@ def dev(ctx: typer.Context) -> None:
         port=s.dev_temporal_port,
         ui_port=s.dev_ui_port,
         log_file=s.home / "temporal.log",
+        ui_codec_endpoint=f"{_api_url(s)}/codec",
     )
     agents = load_agents(EXAMPLE_AGENTS)
     try:
@@ -47,6 +69,7 @@ def dev(ctx: typer.Context) -> None:
     console.print(f"Web UI         {server.ui_url}")
     console.print(f"API            http://{s.api_host}:{s.api_port}/docs")
     console.print(f"app database   {s.db_url}")
+    console.print(f"payloads       {_dev_keyring(s)}")
     console.print(f"escrow         offline Cardano ledger in {s.home / 'escrow'} (start --pay)")
     console.print("agents         " + ", ".join(a.name for a in agents))
     console.print(

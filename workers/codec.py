@@ -34,6 +34,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -47,14 +49,13 @@ from temporalio.converter import (
     WithSerializationContext,
     WorkflowSerializationContext,
 )
-from typing_extensions import Self
 
 __all__ = [
     "ENCODING",
     "KEY_ID",
     "CodecError",
-    "KeyringCodec",
     "Keyring",
+    "KeyringCodec",
     "KeyringError",
     "agent_of",
     "create_keyring_file",
@@ -114,9 +115,7 @@ class Keyring:
             raise KeyringError("the keyring has no keys")
         for key_id, key in self.keys.items():
             if not _KEY_ID_RE.match(key_id):
-                raise KeyringError(
-                    f"key id {key_id!r}: use 1-64 letters, digits, '.', '_' or '-'"
-                )
+                raise KeyringError(f"key id {key_id!r}: use 1-64 letters, digits, '.', '_' or '-'")
             if len(key) != 32:
                 raise KeyringError(f"key {key_id!r}: {len(key)} bytes, a key must be 32 bytes")
         known = ", ".join(sorted(self.keys))
@@ -143,10 +142,11 @@ def parse_keys(text: str) -> dict[str, bytes]:
         ['a', 'b']
     """
     keys: dict[str, bytes] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    for n, item in enumerate(items, 1):
         key_id, sep, encoded = item.partition(":")
         if not sep or not key_id.strip() or not encoded.strip():
-            raise KeyringError(f"codec key {item[:12]!r}...: expected id:base64key")
+            raise KeyringError(f"codec key #{n}: expected id:base64key")  # never echo a key
         keys[key_id.strip()] = _b64(encoded, f"key {key_id.strip()!r}")
     return keys
 

@@ -65,6 +65,7 @@ class DevServer:
     port: int = 7233
     ui_port: int | None = 8233
     log_file: Path | None = None
+    ui_codec_endpoint: str | None = None
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
@@ -98,6 +99,8 @@ class DevServer:
         ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port)]
+            if self.ui_codec_endpoint:  # the UI decodes payloads through this endpoint
+                cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         else:
             cmd += ["--headless"]
         return cmd + self.extra_args
