@@ -12,6 +12,12 @@ of a script through the Plutus V3 evaluator, within the budget its redeemer decl
 Time is explicit: every call names the instant (POSIX ms) it happens at, so each job's
 transactions follow that job's workflow clock (time-skipping tests give every workflow its
 own virtual clock). :meth:`Ledger.at` gives a pycardano ``ChainContext`` fixed at one instant.
+
+Blocks: by default an accepted transaction is final at once. With ``block_ms`` the ledger
+makes a block every ``block_ms`` of wall-clock time, like a node: a transaction is in the
+block being made when it is accepted and gains a confirmation with every block after it
+(:meth:`Ledger.confirmations`). Depth follows the wall clock, not the workflow's, because
+it stands for the real time a platform waits on a real chain.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -67,6 +74,7 @@ __all__ = ["Ledger", "LedgerError", "LedgerView", "TxRecord"]
 log = logging.getLogger(__name__)
 
 GENESIS_TX = TransactionId(bytes(32))
+FINAL = 1_000_000  # confirmations of a transaction on a ledger that makes no blocks
 
 
 class LedgerError(Exception):
@@ -92,6 +100,8 @@ class TxRecord:
     signers: list[str] = field(default_factory=list)
     mem: int = 0
     steps: int = 0
+    # wall-clock ms at acceptance: confirmation depth counts blocks made since (0: final)
+    accepted_ms: int = 0
 
 
 def ref(i: TransactionInput) -> str:
@@ -114,14 +124,20 @@ class Ledger:
         >>> ledger.at(now_ms).submit_tx(signed_tx)  # doctest: +SKIP
     """
 
-    def __init__(self, path: Path | None = None, *, network: Network = Network.TESTNET) -> None:
+    def __init__(
+        self, path: Path | None = None, *, network: Network = Network.TESTNET, block_ms: int = 0
+    ) -> None:
+        if block_ms < 0:
+            raise ValueError("block_ms must be >= 0")
         self.path = path
         self.network = network
+        self.block_ms = block_ms
         self.params: ProtocolParameters = protocol_parameters()
         self.genesis: GenesisParameters = genesis_parameters()
         self._utxos: dict[TransactionInput, TransactionOutput] = {}
         self._outputs: dict[TransactionInput, TransactionOutput] = {}  # every output ever
         self._log: list[TxRecord] = []
+        self._by_id: dict[str, TxRecord] = {}
         self._spent_by: dict[str, TxRecord] = {}
         self._by_address: dict[str, list[TransactionInput]] = {}
         self._funded = 0
@@ -189,7 +205,16 @@ class Ledger:
     def transaction(self, tx_id: str) -> TxRecord | None:
         """One accepted transaction by id."""
         with self._locked(shared=True):
-            return next((r for r in self._log if r.tx_id == tx_id), None)
+            return self._by_id.get(tx_id)
+
+    def confirmations(self, tx_id: str) -> int:
+        """Blocks holding or on top of ``tx_id``: 0 if unknown; final without ``block_ms``."""
+        record = self.transaction(tx_id)
+        if record is None:
+            return 0
+        if not self.block_ms or not record.accepted_ms:
+            return FINAL
+        return 1 + max(0, _wall_ms() - record.accepted_ms) // self.block_ms
 
     def history(self, address: Address | str) -> list[tuple[str, TransactionOutput]]:
         """Every output ever created at ``address`` (spent or not), oldest first."""
@@ -247,6 +272,7 @@ class Ledger:
 
     def _index_record(self, record: TxRecord) -> None:
         self._log.append(record)
+        self._by_id[record.tx_id] = record
         for spent in record.spent:
             self._spent_by[spent] = record
 
@@ -327,6 +353,7 @@ class Ledger:
             signers=sorted(k.payload.hex() for k in signed),
             mem=mem,
             steps=steps,
+            accepted_ms=_wall_ms() if self.block_ms else 0,
         )
 
     def _check_witnesses(self, tx: Transaction) -> set[VerificationKeyHash]:
@@ -451,6 +478,7 @@ class Ledger:
             return
         state = json.loads(self.path.read_text())
         self._outputs, self._by_address, self._log, self._spent_by = {}, {}, [], {}
+        self._by_id = {}
         for k, v in state["outputs"].items():
             self._index_output(parse_ref(k), TransactionOutput.from_cbor(bytes.fromhex(v)))
         self._utxos = {parse_ref(k): self._outputs[parse_ref(k)] for k in state["unspent"]}
@@ -477,6 +505,10 @@ class Ledger:
         os.replace(tmp, self.path)
         st = self.path.stat()
         self._stamp = (st.st_mtime_ns, st.st_size)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _decode(cbor: bytes | str) -> Transaction:
