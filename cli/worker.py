@@ -18,7 +18,7 @@ from cli.context import Ctx, get_ctx, run
 from cli.output import BAD_INPUT, console, fail
 from workers.agents import AgentSpecError, describe, load_agent
 from workers.deployments import worker_version
-from workers.escrow import escrow_activities
+from workers.escrow import EscrowConfigError, escrow_activities
 from workers.run import agent_worker, platform_worker, run_until_stopped
 from workers.telemetry import Telemetry, TelemetryError
 from workflows.agent import AgentWorkflow
@@ -55,7 +55,10 @@ async def serve(
     except TelemetryError as err:
         fail(str(err), BAD_INPUT)
     client = await c.client(runtime=telemetry.runtime, interceptors=telemetry.interceptors)
-    escrow = escrow_activities(c.settings) if platform else None
+    try:
+        escrow = escrow_activities(c.settings) if platform else None
+    except EscrowConfigError as err:
+        fail(str(err), BAD_INPUT)
     drain = timedelta(seconds=c.settings.worker_drain_seconds)
     queue = c.settings.platform_task_queue
     workers = (

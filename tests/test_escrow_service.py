@@ -8,12 +8,15 @@ real dev server with per-workflow time skipping.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,10 +30,12 @@ from activities.escrow.errors import (
 )
 from activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
 from activities.escrow.port import EscrowActivities
-from tests.conftest import wait_until
+from tests.conftest import ROOT, wait_until
 from tests.masumi_service import MINUTE, SCRIPT_ADDRESS, SELLER_VKEY, MasumiService
 from tests.test_escrow_saga import PRICE, Paid, actions, env, paid_stack  # noqa: F401  (env: fixture)
 from workers import jobs
+from workers.escrow import EscrowConfigError, escrow_activities
+from workers.settings import Settings
 from workflows.escrow_models import (
     EscrowAction,
     EscrowState,
@@ -430,3 +435,67 @@ async def test_disputed_paid_job_is_refunded(paid_service: tuple[Paid, MasumiSer
     assert len(service.posts("/payment/submit-result")) == 1
     events = await jobs.job_events(paid.client, started.job_id)
     assert any("authorizing the refund" in e.message for e in events)
+
+
+# -- settings and wiring -----------------------------------------------------------------
+
+
+def test_the_masumi_backend_from_settings(service: MasumiService, tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path,
+        escrow_backend="masumi",
+        masumi_url=service.url,
+        masumi_token=SecretStr(service.token),
+        masumi_agent_identifier=f"paid-echo:{AGENT_ID}",
+    )
+    escrow = escrow_activities(settings)
+    assert escrow is not None and isinstance(escrow.backend, MasumiServiceBackend)
+    assert escrow.backend.network == "Preprod" and escrow.backend.agent_identifiers == {
+        "paid-echo": AGENT_ID
+    }
+    request = escrow.create_payment_request(request_input())
+    assert request.blockchain_identifier in service.bids()
+
+
+def test_missing_masumi_settings_are_named(tmp_path: Path) -> None:
+    full: dict[str, object] = {
+        "home": tmp_path,
+        "escrow_backend": "masumi",
+        "masumi_url": "https://pay.example/api/v1",
+        "masumi_token": SecretStr("t"),
+        "masumi_agent_identifier": AGENT_ID,
+    }
+    for name in ("masumi_url", "masumi_token", "masumi_agent_identifier"):
+        with pytest.raises(EscrowConfigError, match=f"DURASUMI_{name.upper()} is required"):
+            escrow_activities(Settings(**{**full, name: None}))  # type: ignore[arg-type]
+    with pytest.raises(EscrowConfigError, match="DURASUMI_MASUMI_URL must be an http"):
+        escrow_activities(Settings(**{**full, "masumi_url": "pay.example"}))  # type: ignore[arg-type]
+    with pytest.raises(EscrowConfigError, match="DURASUMI_MASUMI_AGENT_IDENTIFIER: 'x:abc'"):
+        escrow_activities(Settings(**{**full, "masumi_agent_identifier": "x:abc"}))  # type: ignore[arg-type]
+    mainnet = escrow_activities(Settings(**{**full, "cardano_network": "mainnet"}))  # type: ignore[arg-type]
+    assert mainnet is not None and isinstance(mainnet.backend, MasumiServiceBackend)
+    assert mainnet.backend.network == "Mainnet"
+
+
+async def test_worker_names_the_missing_setting(
+    env: WorkflowEnvironment,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DURASUMI_")}
+    environ |= {
+        "DURASUMI_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "DURASUMI_HOME": str(tmp_path),
+        "DURASUMI_ESCROW_BACKEND": "masumi",
+        "PYTHONPATH": str(ROOT),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", "worker", "--platform",
+        cwd=tmp_path, env=environ,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2, err.decode()
+    [line] = err.decode().strip().splitlines()
+    assert line == "error: DURASUMI_MASUMI_URL is required with DURASUMI_ESCROW_BACKEND=masumi"

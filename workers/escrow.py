@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from activities.escrow.port import EscrowActivities
 from workers.settings import Settings
 
-__all__ = ["escrow_activities"]
+if TYPE_CHECKING:
+    from activities.escrow.chain import DirectChainBackend
+    from activities.escrow.masumi_service import MasumiServiceBackend
+    from activities.escrow.wallet import Wallet
+
+__all__ = ["EscrowConfigError", "escrow_activities"]
+
+
+class EscrowConfigError(ValueError):
+    """The escrow settings are missing or wrong; the message names the variable."""
 
 
 def escrow_activities(settings: Settings) -> EscrowActivities | None:
@@ -13,9 +24,92 @@ def escrow_activities(settings: Settings) -> EscrowActivities | None:
 
     ``offline``: the dev ledger and wallets under ``HOME/escrow`` (created and funded on
     first use); the platform holds the dev buyer's wallet, so paid dev jobs lock by themselves.
+    ``blockfrost``: the direct-chain backend on preprod or mainnet with the seller's key.
+    ``masumi``: a Masumi payment service performs the seller's steps.
+
+    Raises:
+        EscrowConfigError: a setting the backend needs is missing or unusable.
     """
     if settings.escrow_backend == "off":
         return None
+    if settings.escrow_backend == "blockfrost":
+        return EscrowActivities(blockfrost_backend(settings))
+    if settings.escrow_backend == "masumi":
+        return EscrowActivities(masumi_backend(settings))
     from activities.escrow.dev import dev_escrow  # pycardano and uplc only where needed
 
     return EscrowActivities(dev_escrow(settings.home / "escrow").backend(platform_buyer=True))
+
+
+def blockfrost_backend(settings: Settings) -> DirectChainBackend:
+    """The direct-chain backend through Blockfrost (escrow_backend=blockfrost)."""
+    from activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
+    from activities.escrow.chain import DirectChainBackend
+
+    project = _need(settings, "blockfrost_project_id").get_secret_value()
+    path = _need(settings, "escrow_deployment_file")
+    try:
+        deployment = EscrowDeployment.load(path)
+        params = deployment.params()
+    except ValueError as err:
+        raise EscrowConfigError(f"DURASUMI_ESCROW_DEPLOYMENT_FILE ({path}): {err}") from err
+    seller = _wallet(settings, "escrow_seller_skey_file")
+    buyer = _wallet(settings, "escrow_buyer_skey_file") if settings.escrow_buyer_skey_file else None
+    chain = BlockfrostChain(project, settings.cardano_network, base_url=settings.blockfrost_url)
+    return DirectChainBackend(
+        chain,
+        params,
+        deployment.script_ref,
+        seller,
+        buyer,
+        min_confirmations=settings.escrow_min_confirmations,
+    )
+
+
+def masumi_backend(settings: Settings) -> MasumiServiceBackend:
+    """The Masumi payment-service backend (escrow_backend=masumi)."""
+    from activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
+
+    url = _need(settings, "masumi_url")
+    if not url.startswith(("http://", "https://")):
+        raise EscrowConfigError(f"DURASUMI_MASUMI_URL must be an http(s) URL, not {url!r}")
+    token = _need(settings, "masumi_token").get_secret_value()
+    try:
+        identifiers = parse_agent_identifiers(_need(settings, "masumi_agent_identifier"))
+    except ValueError as err:
+        raise EscrowConfigError(f"DURASUMI_MASUMI_AGENT_IDENTIFIER: {err}") from err
+    return MasumiServiceBackend(
+        url,
+        token,
+        identifiers,
+        network="Mainnet" if settings.cardano_network == "mainnet" else "Preprod",
+        dynamic_pricing=settings.masumi_dynamic_pricing,
+    )
+
+
+def _need(settings: Settings, name: str) -> Any:
+    value = getattr(settings, name)
+    if value is None or value == "":
+        raise EscrowConfigError(
+            f"DURASUMI_{name.upper()} is required with "
+            f"DURASUMI_ESCROW_BACKEND={settings.escrow_backend}"
+        )
+    return value
+
+
+def _wallet(settings: Settings, name: str) -> Wallet:
+    """A wallet from an existing .skey file (never created here: these are real funds)."""
+    from pycardano import Network, PaymentSigningKey
+
+    from activities.escrow.wallet import Wallet
+
+    path = _need(settings, name)
+    network = Network.MAINNET if settings.cardano_network == "mainnet" else Network.TESTNET
+    try:
+        return Wallet(PaymentSigningKey.load(str(path)), network)
+    except FileNotFoundError as err:
+        raise EscrowConfigError(f"DURASUMI_{name.upper()}: no such file {path}") from err
+    except Exception as err:  # pycardano raises several kinds for a file that is not a key
+        raise EscrowConfigError(
+            f"DURASUMI_{name.upper()}: {path} is not a payment signing key ({err})"
+        ) from err

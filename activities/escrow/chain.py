@@ -100,6 +100,10 @@ class ChainAccess(Protocol):
         """A ChainContext for building and submitting at ``at_ms`` (real chains: now)."""
         ...
 
+    def now_ms(self, at_ms: int) -> int:
+        """The instant a transaction asked for at ``at_ms`` is built at (real chains: now)."""
+        ...
+
     def outputs_at(self, address: Address) -> list[ChainOutput]:
         """Every output ever at ``address``, oldest first, with its spender."""
         ...
@@ -131,6 +135,10 @@ class OfflineChain:
     def context(self, at_ms: int) -> ChainContext:
         """The ledger seen at ``at_ms``."""
         return self.ledger.at(at_ms)
+
+    def now_ms(self, at_ms: int) -> int:
+        """The caller's instant: every job has its own clock offline."""
+        return at_ms
 
     def outputs_at(self, address: Address) -> list[ChainOutput]:
         """From the ledger's output archive and spend index."""
@@ -393,6 +401,7 @@ class DirectChainBackend:
         A transaction still short of its confirmations is found rather than repeated: the
         same action returns its id, another action waits for it to settle.
         """
+        at_ms = self.chain.now_ms(at_ms)
         escrow = self._escrow(request)
         if escrow.pending is not None:
             if escrow.pending.action is action:
