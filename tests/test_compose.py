@@ -15,8 +15,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -37,7 +40,7 @@ from cli.dev import EXAMPLE_AGENTS
 from cli.main import app
 from tests.conftest import ROOT
 from workers.agents import load_agent
-from workers.devserver import DevServer, temporal_binary
+from workers.devserver import DevServer, free_port, temporal_binary
 from workers.run import GRACEFUL_SHUTDOWN
 from workers.settings import Settings
 from workflows import search
@@ -521,6 +524,56 @@ async def test_setup_namespace_script_creates_namespace_and_attributes_once(
         setup_namespace, {**env, "TEMPORAL_ADDRESS": "127.0.0.1:1", "ATTEMPTS": "2"}
     )
     assert bad.returncode != 0 and "gave up after 2 attempts" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "port_var"),
+    [("platform-worker", "DURASUMI_METRICS_PORT"), ("api", "DURASUMI_API_PORT")],
+)
+def test_health_checks_pass_against_the_real_processes(
+    temporal: DevServer, tmp_path: Path, name: str, port_var: str
+) -> None:
+    """The service's own command and environment, here instead of in a container."""
+    service = services()[name]
+    env = {k: v for k, v in environment(service).items() if v is not None}
+    compose_port, port = env[port_var], free_port()
+    env.update(
+        {  # what differs outside the compose network
+            port_var: str(port),
+            "DURASUMI_API_HOST": "127.0.0.1",
+            "DURASUMI_METRICS_HOST": "127.0.0.1",
+            "DURASUMI_TEMPORAL_CONFIG_FILE": str(PROFILES),
+            "DURASUMI_TEMPORAL_ADDRESS": temporal.address,
+            "DURASUMI_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "DURASUMI_HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DURASUMI_", "TEMPORAL_"))}
+    argv = command(service)
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    test = service["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    probe = [arg.replace(f":{compose_port}/", f":{port}/") for arg in test[1:]]
+    assert probe != test[1:]
+
+    def healthy() -> bool:
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+
+    assert not healthy()
+    proc = subprocess.Popen(
+        argv, env={**base, **env}, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy():
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, f"{name} never became healthy"
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # `docker compose stop`: then stop_grace_period
+        code = proc.wait(timeout=60)
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once it has shut down
 
 
 def test_scripts_are_posix_shell_or_bash_as_their_container_has() -> None:
