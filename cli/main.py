@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cli import deploy, jobs, keys
+from cli import db, deploy, jobs, keys
 from cli.agents import agents
 from cli.context import get_ctx
 from cli.dev import dev
@@ -46,6 +46,7 @@ app.command()(escrow)
 app.command()(api)
 app.add_typer(keys.app, name="keys")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

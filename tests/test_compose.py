@@ -264,7 +264,7 @@ def parse_cli(argv: list[str]) -> None:
 def test_every_durasumi_command_parses_with_the_real_cli() -> None:
     commands = {n: command(s) for n, s in durasumi_services().items()}
     cli_commands = {n: c for n, c in commands.items() if c[:1] == ["durasumi"]}
-    assert set(cli_commands) == {"api", "platform-worker", "example-worker"}
+    assert set(cli_commands) == {"app-db-migrate", "api", "platform-worker", "example-worker"}
     for argv in cli_commands.values():
         parse_cli(argv)
     # The same parse refuses what the CLI refuses.
@@ -322,8 +322,12 @@ def test_the_migration_one_shot_migrates(tmp_path: Path) -> None:
     service = services()["app-db-migrate"]
     db = tmp_path / "app.db"
     env = {**os.environ, "DURASUMI_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command(service), env=env, cwd=tmp_path, capture_output=True, text=True)
+    argv = command(service)
+    assert argv[:3] == ["durasumi", "db", "upgrade"]
+    argv = [sys.executable, "-m", "cli.main", *argv[1:]]
+    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert "app database at revision" in done.stdout
     tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master")}
     assert {"agents", "api_keys", "alembic_version"} <= tables
 

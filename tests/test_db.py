@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import inspect
 
 from activities.db import engine_for, migrate
 from activities.keys import KeyStore, Role
 from activities.registry import AgentRecord, Registry
+from tests.api_fixtures import PG_ADMIN
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,3 +65,37 @@ def test_keys_are_stored_hashed_and_revocable(db_url: str) -> None:
     assert not store.revoke("no-such-key")
     with pytest.raises(ValueError):
         store.create(Role.BUYER, " ")
+
+
+@pytest.fixture
+def empty_pg() -> Iterator[str]:
+    """A PostgreSQL database nobody has migrated yet."""
+    name = f"durasumi_empty_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_db_upgrade_from_several_processes_at_once(empty_pg: str) -> None:
+    """API replicas and workers starting together on PostgreSQL take turns on the migration."""
+    env = {**os.environ, "DURASUMI_DATABASE_URL": empty_pg}
+    argv = [sys.executable, "-m", "cli.main", "db", "upgrade"]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+        assert "app database at revision" in out
+
+
+def test_db_upgrade_names_an_unreachable_database() -> None:
+    env = {**os.environ, "DURASUMI_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    argv = [sys.executable, "-m", "cli.main", "db", "upgrade"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot migrate the app database" in lines[0], done.stderr

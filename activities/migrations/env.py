@@ -9,6 +9,10 @@ from sqlmodel import SQLModel
 import activities.keys
 import activities.registry  # noqa: F401  (registers its table)
 
+# Any constant shared by every durasumi process: API replicas and workers that start together
+# on PostgreSQL take turns, and each later one finds the schema already at head.
+MIGRATION_LOCK = 0x647572617375  # "durasu"
+
 config = context.config
 target_metadata = SQLModel.metadata
 
@@ -32,6 +36,8 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
 
 
