@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,15 +181,14 @@ class Encrypted:
     ring: dict[str, bytes] = field(repr=False)
 
 
-@pytest.fixture
-async def encrypted(temporal: DevServer, tmp_path: Path) -> AsyncIterator[Encrypted]:
-    ring = keys("platform-1", "acme-1")
-    full = Keyring(ring, "platform-1", {"counter": "acme-1"})
-    vendor_only = Keyring({"acme-1": ring["acme-1"]}, "acme-1")
-    platform = await Client.connect(temporal.address, data_converter=data_converter(full))
-    vendor = await Client.connect(temporal.address, data_converter=data_converter(vendor_only))
-    prefix = f"codec-{uuid.uuid4().hex[:8]}"
-    stack = Stack(platform, temporal.address, tmp_path, f"{prefix}-platform", prefix)
+@asynccontextmanager
+async def serving(
+    address: str, home: Path, prefix: str, full: Keyring, vendor_only: Keyring
+) -> AsyncIterator[Encrypted]:
+    """Platform worker and client with ``full``; the agent's worker with ``vendor_only``."""
+    platform = await Client.connect(address, data_converter=data_converter(full))
+    vendor = await Client.connect(address, data_converter=data_converter(vendor_only))
+    stack = Stack(platform, address, home, f"{prefix}-platform", prefix)
     stack.records["counter"] = describe(
         CounterAgent, task_queue=stack.queue("counter"), vendor="acme"
     )
@@ -198,10 +198,20 @@ async def encrypted(temporal: DevServer, tmp_path: Path) -> AsyncIterator[Encryp
     ]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
-        yield Encrypted(platform, vendor, stack, ring)
+        yield Encrypted(platform, vendor, stack, dict(full.keys))
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers))
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def encrypted(temporal: DevServer, tmp_path: Path) -> AsyncIterator[Encrypted]:
+    ring = keys("platform-1", "acme-1")
+    full = Keyring(ring, "platform-1", {"counter": "acme-1"})
+    vendor_only = Keyring({"acme-1": ring["acme-1"]}, "acme-1")
+    prefix = f"codec-{uuid.uuid4().hex[:8]}"
+    async with serving(temporal.address, tmp_path, prefix, full, vendor_only) as e:
+        yield e
 
 
 async def run_job(e: Encrypted, secret: str) -> str:
@@ -284,6 +294,37 @@ async def test_no_plaintext_in_a_real_jobs_history(encrypted: Encrypted, client:
     assert vendor_codec is not None
     with pytest.raises(CodecError, match="platform-1"):
         await vendor_codec.decode([job_input])
+
+
+async def test_a_paused_job_survives_key_rotation(
+    temporal: DevServer, tmp_path: Path, client: Client
+) -> None:
+    """Paused under the old keys, answered and finished after both keys rotated."""
+    old, new = keys("platform-1", "acme-1"), keys("platform-2", "acme-2")
+    prefix = f"rot-{uuid.uuid4().hex[:8]}"
+    trace = str(tmp_path / "trace")
+    async with serving(
+        temporal.address, tmp_path, prefix,
+        Keyring(old, "platform-1", {"counter": "acme-1"}), Keyring({"acme-1": old["acme-1"]}, "acme-1"),
+    ) as before:  # fmt: skip
+        started = await before.stack.start(
+            "counter", {"trace": trace, "before": 0, "after": 1, "step_seconds": 0}
+        )
+        await before.stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
+    # Rotation: every process gets the new keys as active and keeps the old ones to read.
+    both = old | new
+    async with serving(
+        temporal.address, tmp_path, prefix,
+        Keyring(both, "platform-2", {"counter": "acme-2"}),
+        Keyring({"acme-1": old["acme-1"], "acme-2": new["acme-2"]}, "acme-2"),
+    ) as after:  # fmt: skip
+        await jobs.submit_form(
+            after.platform, started.job_id, Submission(form_id="answer", values={"text": "late"})
+        )
+        view = await after.stack.wait_for(started.job_id, JobStatus.COMPLETED)
+        assert view.result == {"answer": "late", "steps": 1}
+    child = payloads_in(await raw_history(client, f"{started.job_id}-agent"), data=True)
+    assert {p.metadata[KEY_ID] for p in child} == {b"acme-1", b"acme-2"}  # old and new, read
 
 
 # --- the codec endpoint ----------------------------------------------------------------
