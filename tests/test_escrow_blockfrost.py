@@ -8,6 +8,7 @@ over the body, balance, fee, validity interval and the escrow script itself.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
 from activities.escrow.chain import DirectChainBackend
-from activities.escrow.errors import ESCROW_REJECTED, ESCROW_UNAVAILABLE, EscrowError
+from activities.escrow.errors import (
+    ESCROW_NOT_YET,
+    ESCROW_REJECTED,
+    ESCROW_UNAVAILABLE,
+    EscrowError,
+)
 from activities.escrow.offline.ledger import Ledger
 from activities.escrow.offline.script_context import redeemer_list
 from activities.escrow.plutus import Constr
@@ -57,7 +63,7 @@ class Chain:
         settings.update(options)
         return BlockfrostChain(self.server.project_id, "preprod", **settings)  # type: ignore[arg-type]
 
-    def backend(self, min_confirmations: int = 1) -> DirectChainBackend:
+    def backend(self, min_confirmations: int = 1, confirm_wait: float = 5.0) -> DirectChainBackend:
         return DirectChainBackend(
             self.access(),
             self.params,
@@ -65,6 +71,8 @@ class Chain:
             self.seller,
             self.buyer,
             min_confirmations=min_confirmations,
+            confirm_wait=confirm_wait,
+            confirm_poll=0.02,
         )
 
 
@@ -105,31 +113,50 @@ def step(request: PaymentRequest, result_hash: str | None = None) -> EscrowStep:
     return EscrowStep(request=request, at_ms=0, result_hash=result_hash)
 
 
+def mine_once_accepted(server: BlockfrostServer, transactions: int) -> None:
+    """The next block, once the chain holds ``transactions`` (while the sender waits)."""
+    deadline = time.monotonic() + 10
+    while len(server.accepted) < transactions and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    server.mine()
+
+
 def test_escrow_lock_and_result_through_blockfrost(chain: Chain) -> None:
-    backend = chain.backend(min_confirmations=2)
-    escrow = EscrowActivities(backend)
+    escrow = EscrowActivities(chain.backend(min_confirmations=2, confirm_wait=0.2))
     request = escrow.create_payment_request(request_input())
     assert request.script_address == str(
         script_address(applied_script(chain.params), Network.TESTNET)
     )
     assert escrow.read_state(step(request)).state is EscrowState.NOT_LOCKED
 
-    pending = escrow.lock_funds(step(request))
+    with pytest.raises(ApplicationError) as waiting:  # sent, then 1 of 2 confirmations
+        escrow.lock_funds(step(request))
+    assert (waiting.value.type, waiting.value.non_retryable) == (ESCROW_NOT_YET, False)
     [lock] = chain.server.accepted  # one real, signed transaction, accepted by the ledger
     [witness] = lock.transaction_witness_set.vkey_witnesses
     assert witness.vkey.hash() == chain.buyer.key_hash
-    assert pending.state is EscrowState.NOT_LOCKED  # in a block, but 1 of 2 confirmations
+    pending = escrow.read_state(step(request))
+    assert pending.state is EscrowState.NOT_LOCKED  # not settled yet
     assert f"lock {lock.id.payload.hex()} has 1/2 confirmations" in pending.detail
-    escrow.lock_funds(step(request))  # a retried activity finds it, builds nothing
+    with pytest.raises(ApplicationError):  # the activity's retry finds it and builds nothing
+        escrow.lock_funds(step(request))
     assert len(chain.server.accepted) == 1
 
     chain.server.mine()
-    locked = escrow.read_state(step(request))
-    assert locked.state is EscrowState.FUNDS_LOCKED and locked.confirmations == 2
+    locked = escrow.lock_funds(step(request))
+    assert locked.already_done and locked.state is EscrowState.FUNDS_LOCKED
+    assert locked.confirmations == 2 and locked.amount_lovelace == PRICE
     assert locked.tx_of(EscrowAction.LOCK) == lock.id.payload.hex()
-    assert locked.amount_lovelace == PRICE
 
-    escrow.submit_result(step(request, RESULT))
+    patient = EscrowActivities(chain.backend(min_confirmations=2))
+    threading.Thread(target=mine_once_accepted, args=(chain.server, 2), daemon=True).start()
+    status = patient.submit_result(step(request, RESULT))
+    assert status.state is EscrowState.RESULT_SUBMITTED and status.result_hash == RESULT
+    assert [t.action for t in status.transactions] == [
+        EscrowAction.LOCK,
+        EscrowAction.SUBMIT_RESULT,
+    ]
     _, submit = chain.server.accepted
     body = submit.transaction_body
     [script_input] = body.reference_inputs or []  # the applied script, as it sits on chain
@@ -140,14 +167,7 @@ def test_escrow_lock_and_result_through_blockfrost(chain: Chain) -> None:
     assert [w.vkey.hash() for w in submit.transaction_witness_set.vkey_witnesses] == [
         chain.seller.key_hash
     ]
-    chain.server.mine()
-    status = escrow.read_state(step(request))
-    assert status.state is EscrowState.RESULT_SUBMITTED and status.result_hash == RESULT
-    assert [t.action for t in status.transactions] == [
-        EscrowAction.LOCK,
-        EscrowAction.SUBMIT_RESULT,
-    ]
-    assert escrow.submit_result(step(request, RESULT)).already_done
+    assert patient.submit_result(step(request, RESULT)).already_done
     assert len(chain.server.accepted) == 2
 
 
