@@ -47,15 +47,19 @@ class Settings(BaseSettings):
     )
     temporal_address: str | None = Field(None, description="host:port; overrides the profile.")
     temporal_namespace: str | None = Field(None, description="Overrides the profile.")
-    platform_task_queue: str = "durasumi-platform"
+    platform_task_queue: str = Field(
+        "durasumi-platform", description="Task queue of the platform worker (JobWorkflow, escrow)."
+    )
     agent_queue_prefix: str = Field(
         "durasumi-agent", description="Agent task queues are PREFIX-<agent name>."
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home.")
-    dev_temporal_port: int = 7233
-    dev_ui_port: int = 8233
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    dev_temporal_port: int = Field(
+        7233, description="`durasumi dev`: the dev server's gRPC port (and the default address)."
+    )
+    dev_ui_port: int = Field(8233, description="`durasumi dev`: the Temporal Web UI's port.")
+    api_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")
+    api_port: int = Field(8000, description="Port of the HTTP API.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     signing_secret: SecretStr | None = Field(
         None, description="Hex master secret for agent Ed25519 keys; dev: a file in home."
@@ -63,7 +67,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint; unset: agents' llm() calls fail clearly."
     )
-    llm_api_key: SecretStr | None = None
+    llm_api_key: SecretStr | None = Field(None, description="API key of the LLM endpoint.")
     llm_model: str | None = Field(None, description="Default model of llm() calls.")
     llm_idle_timeout: float = Field(120.0, gt=0, description="Seconds of provider silence.")
     ray_address: str | None = Field(
@@ -145,7 +149,18 @@ class Settings(BaseSettings):
         None, description="JSON: the escrow script's reference UTxO and parameters (blockfrost)."
     )
     escrow_min_confirmations: int = Field(
-        1, ge=1, le=100, description="Blocks before an escrow transaction counts (blockfrost)."
+        1,
+        ge=1,
+        le=100,
+        description="Blocks before an escrow transaction counts (blockfrost, offline); an "
+        "escrow step's activity waits for them.",
+    )
+    escrow_offline_block_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="The offline ledger makes a block this often (wall clock); 0: every "
+        "transaction is final on acceptance.",
     )
     masumi_url: str | None = Field(
         None, description="Masumi payment service base URL, e.g. https://host/api/v1."
