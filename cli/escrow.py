@@ -1,7 +1,9 @@
-"""The escrow command: a job's escrow state and its transactions."""
+"""The escrow commands: a job's escrow state and transactions, and paying as the dev buyer."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,8 +11,33 @@ import typer
 from rich.table import Table
 
 from cli.context import get_ctx, run
-from cli.output import BAD_INPUT, console, fail, print_json
+from cli.output import BAD_INPUT, FAILURE, console, fail, print_json
 from workers import jobs
+from workers.settings import Settings
+from workflows.escrow_models import EscrowView, PaymentRequest
+from workflows.models import JobView
+
+JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def escrow_unavailable(settings: Settings) -> str | None:
+    """Why paid jobs cannot be started from here, or None when they can.
+
+    The platform worker runs the escrow; the CLI only sees its own settings. A backend in
+    them counts, and so does the offline ledger that ``durasumi dev``'s worker keeps in
+    HOME/escrow (dev turns the escrow on in its own process only).
+    """
+    if settings.escrow_backend != "off" or _dev_ledger(settings):
+        return None
+    return (
+        "the escrow is off: run `durasumi dev` (offline Cardano ledger), or set "
+        "DURASUMI_ESCROW_BACKEND=offline|blockfrost|masumi for the platform worker and here"
+    )
+
+
+def _dev_ledger(settings: Settings) -> bool:
+    return (settings.home / "escrow" / "deployment.json").exists()
 
 
 def _when(ms: int | None) -> str:
@@ -19,20 +46,14 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def escrow(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="The job id (printed by start and list).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
-) -> None:
+def escrow(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     """Show JOB_ID's escrow: state, deadlines and every transaction."""
     c = get_ctx(ctx)
 
     @run
     async def go() -> None:
         view = await jobs.job_view(await c.client(), job_id)
-        if view.escrow is None:
-            fail(f"job {job_id} is not paid through escrow", BAD_INPUT)
-        e = view.escrow
+        e = _escrow_of(view)
         if as_json:
             print_json(e)
             return
@@ -53,3 +74,69 @@ def escrow(
         console.print(table)
 
     go()
+
+
+def pay(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
+    """Pay JOB_ID as the dev buyer: lock its price in escrow on the offline ledger.
+
+    What a buyer's wallet does with MIP-003's start_job answer; on a real chain the buyer
+    pays from their own wallet. Paying twice locks once.
+    """
+    c = get_ctx(ctx)
+    if c.settings.escrow_backend not in ("off", "offline"):
+        fail(
+            f"durasumi pay uses the offline ledger's dev buyer; with the "
+            f"{c.settings.escrow_backend} escrow the buyer pays from their own wallet",
+            BAD_INPUT,
+        )
+    if not _dev_ledger(c.settings):
+        fail(
+            f"no offline escrow in {c.settings.home / 'escrow'}: start `durasumi dev` (or a "
+            "platform worker with DURASUMI_ESCROW_BACKEND=offline) first",
+            BAD_INPUT,
+        )
+
+    @run
+    async def go() -> None:
+        view = await jobs.job_view(await c.client(), job_id)
+        request = _payment_request(view, _escrow_of(view))
+        from activities.escrow.dev import dev_escrow  # pycardano only for this command
+        from activities.escrow.errors import EscrowError
+
+        dev = dev_escrow(c.settings.home / "escrow")
+        try:
+            status = await asyncio.to_thread(dev.pay, request, int(time.time() * 1000))
+        except EscrowError as err:
+            fail(f"cannot pay job {job_id}: {err}", FAILURE)
+        if as_json:
+            print_json(status)
+            return
+        tx = status.transactions[0].tx_id if status.transactions else "-"
+        done = "was already paid" if status.already_done else "paid"
+        console.print(f"[bold]{job_id}[/] {done}: escrow {status.state.value} in {tx}")
+
+    go()
+
+
+def _escrow_of(view: JobView) -> EscrowView:
+    if view.escrow is None:
+        fail(
+            f"job {view.job_id} has no escrow (a free job, or its payment request is not made yet)",
+            BAD_INPUT,
+        )
+    return view.escrow
+
+
+def _payment_request(view: JobView, e: EscrowView) -> PaymentRequest:
+    """The payment request as the buyer sees it in the job's escrow."""
+    return PaymentRequest(
+        blockchain_identifier=e.blockchain_identifier,
+        job_id=view.job_id,
+        input_hash=view.input_hash,
+        price_lovelace=e.price_lovelace,
+        collateral_return_lovelace=e.collateral_return_lovelace,
+        times=e.times,
+        seller_vkey=e.seller_vkey,
+        seller_address=e.seller_address,
+        script_address=e.script_address,
+    )

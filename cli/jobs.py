@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from cli.context import get_ctx, run
+from cli.escrow import escrow_unavailable
 from cli.output import BAD_INPUT, FAILURE, console, fail, print_json
 from cli.render import event_line, form_panel, view_panel
 from workers import jobs
@@ -90,6 +91,8 @@ def start(
     if identifier is not None and not _HEX_ID.match(identifier):
         fail("--id must be 14 to 26 hexadecimal characters (MIP-003)", BAD_INPUT)
     c = get_ctx(ctx)
+    if pay and (why := escrow_unavailable(c.settings)):
+        fail(f"--pay: {why}", BAD_INPUT)
     record = c.agent(agent)
 
     @run
@@ -123,7 +126,8 @@ def start(
 
 def _paid(price: int) -> PaymentPlan:
     """An escrow plan whose buyer steps the platform performs (the dev buyer wallet)."""
-    return PaymentPlan(mode="escrow", escrow=EscrowTerms(price_lovelace=price, platform_buyer=True))
+    terms = EscrowTerms(price_lovelace=price, platform_buyer=True, watch_seconds=600)
+    return PaymentPlan(mode="escrow", escrow=terms)
 
 
 def signal(

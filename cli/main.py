@@ -11,7 +11,7 @@ from cli import db, deploy, jobs, keys
 from cli.agents import agents
 from cli.context import get_ctx
 from cli.dev import dev
-from cli.escrow import escrow
+from cli.escrow import escrow, pay
 from cli.serve import api
 from cli.worker import worker
 
@@ -43,6 +43,7 @@ app.command()(agents)
 app.command()(worker)
 app.command()(dev)
 app.command()(escrow)
+app.command()(pay)
 app.command()(api)
 app.add_typer(keys.app, name="keys")
 app.add_typer(deploy.app, name="deploy")

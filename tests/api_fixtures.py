@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -51,7 +52,11 @@ class Api:
 
 
 async def serve_api(
-    stack: Stack, db_url: str, home: Path, telemetry: Telemetry | None = None
+    stack: Stack,
+    db_url: str,
+    home: Path,
+    telemetry: Telemetry | None = None,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Api]:
     settings = Settings(
         home=home,
@@ -61,6 +66,7 @@ async def serve_api(
         signing_secret=SecretStr("11" * 32),
         max_body_bytes=64 * 1024,
         temporal_address=stack.address,
+        **settings_overrides,
     )
     registry = Registry(db_url)
     for record in stack.records.values():

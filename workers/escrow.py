@@ -38,7 +38,12 @@ def escrow_activities(settings: Settings) -> EscrowActivities | None:
         return EscrowActivities(masumi_backend(settings))
     from activities.escrow.dev import dev_escrow  # pycardano and uplc only where needed
 
-    return EscrowActivities(dev_escrow(settings.home / "escrow").backend(platform_buyer=True))
+    dev = dev_escrow(
+        settings.home / "escrow", block_ms=int(settings.escrow_offline_block_seconds * 1000)
+    )
+    return EscrowActivities(
+        dev.backend(platform_buyer=True, min_confirmations=settings.escrow_min_confirmations)
+    )
 
 
 def blockfrost_backend(settings: Settings) -> DirectChainBackend:

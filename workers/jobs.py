@@ -7,6 +7,7 @@ execution, so the same request always names the same job and never runs it twice
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,6 +53,7 @@ __all__ = [
     "JobPage",
     "StartedJob",
     "agent_pollers",
+    "await_escrow",
     "cancel_job",
     "follow_events",
     "job_view",
@@ -179,6 +181,32 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 async def job_view(client: Client, job_id: str) -> JobView:
     """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers)."""
     return await job_handle(client, job_id).query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+
+
+async def await_escrow(client: Client, job_id: str, timeout: timedelta) -> JobView:
+    """The job's view once its escrow has a payment request (or the job closed).
+
+    A paid job's payment request is made by the escrow saga's first activity (the
+    platform's seller key signs it, or a Masumi payment service issues it), so whoever
+    must answer with its blockchain identifier waits for it here: a history long-poll
+    wakes us at each completed workflow task, and a query reads the view.
+
+    Raises:
+        TimeoutError: no payment request within ``timeout`` (no platform worker with
+            escrow, or a slow payment service); asking again later is safe.
+    """
+    handle = job_handle(client, job_id)
+    async with asyncio.timeout(timeout.total_seconds()):
+        view = await job_view(client, job_id)
+        if view.escrow is not None or view.status.terminal:
+            return view
+        async for history_event in handle.fetch_history_events(wait_new_event=True):
+            if history_event.event_type not in _WAKE_EVENTS:
+                continue
+            view = await job_view(client, job_id)
+            if view.escrow is not None or view.status.terminal:
+                return view
+    return await job_view(client, job_id)
 
 
 async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:

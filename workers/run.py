@@ -27,6 +27,9 @@ __all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
 log = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)  # DURASUMI_WORKER_DRAIN_SECONDS in `durasumi worker`
+# Escrow steps in flight per platform worker: building is CPU (one at a time under the
+# GIL), but a step also waits for its transaction's confirmations (blocks of ~20 s).
+ESCROW_THREADS = 16
 
 
 def versioning(
@@ -65,7 +68,8 @@ def platform_worker(
 
     Platform bugs retry the workflow task instead of failing paid jobs, so a fixed deploy
     picks them up where they stopped. The escrow activities are synchronous (pycardano and
-    the script evaluator are CPU work) and run on a thread pool.
+    the script evaluator are CPU work, the wait for confirmations is not) and run on a
+    thread pool of ``ESCROW_THREADS``.
 
     On a versioned worker (``version``) JobWorkflow is AUTO_UPGRADE: a job waits days on
     its agent, and a pinned job would keep the old platform worker (and its wallet keys)
@@ -78,7 +82,9 @@ def platform_worker(
         workflows=[JobWorkflow],
         workflow_runner=workflow_runner(),
         activities=escrow.all() if escrow is not None else [],
-        activity_executor=ThreadPoolExecutor(max_workers=4) if escrow is not None else None,
+        activity_executor=ThreadPoolExecutor(max_workers=ESCROW_THREADS) if escrow else None,
+        # No more escrow steps started than threads: a started step's heartbeat clock runs.
+        max_concurrent_activities=ESCROW_THREADS if escrow is not None else None,
         graceful_shutdown_timeout=drain,
         deployment_config=versioning(version, VersioningBehavior.AUTO_UPGRADE),
     )

@@ -84,6 +84,19 @@ class EscrowTerms(BaseModel):
         False, description="The platform holds the buyer's wallet and performs the buyer's steps."
     )
     poll_seconds: int = Field(30, ge=1, le=3600, description="Longest wait between chain reads.")
+    watch_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=86_400,
+        description="Longest wait between chain reads while watching for a dispute (until "
+        "unlockTime) or the buyer's refund; None: poll_seconds. Hours of watching at 30 s "
+        "would write thousands of events into the job's history.",
+    )
+
+    @property
+    def watch_interval(self) -> int:
+        """Seconds between chain reads while the saga watches a settled escrow."""
+        return self.watch_seconds or self.poll_seconds
 
     @model_validator(mode="after")
     def _windows(self) -> EscrowTerms:
@@ -180,7 +193,12 @@ class EscrowStatus(BaseModel):
 
 
 class EscrowView(BaseModel):
-    """The escrow as a job's status shows it."""
+    """The escrow as a job's status shows it, with what a buyer needs to pay it.
+
+    The seller fields come from the payment request (MIP-003 start_job answers
+    ``sellerVKey``); a buyer locks ``price_lovelace`` (plus nothing else) at
+    ``script_address`` with a datum naming ``seller_address`` and the request's times.
+    """
 
     blockchain_identifier: str
     state: EscrowState
@@ -188,3 +206,7 @@ class EscrowView(BaseModel):
     times: EscrowTimes
     result_hash: str = ""
     transactions: list[EscrowTx] = Field(default_factory=list)
+    collateral_return_lovelace: int = 0
+    seller_vkey: str = ""
+    seller_address: str = ""
+    script_address: str = ""

@@ -52,6 +52,10 @@ M = TypeVar("M", bound=BaseModel)
 SLOT_MARGIN = timedelta(seconds=2)
 FIRST_POLL = timedelta(seconds=5)
 STEP_TIMEOUT = timedelta(minutes=2)
+# A chain step heartbeats while it waits for its transaction's confirmations: a worker that
+# dies meanwhile is noticed after this long, not after STEP_TIMEOUT, and the retry finds
+# the transaction on chain instead of sending another.
+STEP_HEARTBEAT = timedelta(seconds=20)
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -85,6 +89,10 @@ class EscrowPayment:
             times=self.request.times,
             result_hash=status.result_hash if status else "",
             transactions=status.transactions if status else [],
+            collateral_return_lovelace=self.request.collateral_return_lovelace,
+            seller_vkey=self.request.seller_vkey,
+            seller_address=self.request.seller_address,
+            script_address=self.request.script_address,
         )
 
     # -- secure ------------------------------------------------------------------------
@@ -124,6 +132,8 @@ class EscrowPayment:
             {
                 "blockchain_identifier": self.request.blockchain_identifier,
                 "price_lovelace": self.request.price_lovelace,
+                "seller_vkey": self.request.seller_vkey,
+                "script_address": self.request.script_address,
                 "pay_by_time": t.pay_by_time,
                 "submit_result_time": t.submit_result_time,
                 "unlock_time": t.unlock_time,
@@ -206,7 +216,7 @@ class EscrowPayment:
             if left <= 0:
                 break
             await self._sleep(
-                min(timedelta(seconds=self.terms.poll_seconds), timedelta(milliseconds=left))
+                min(timedelta(seconds=self.terms.watch_interval), timedelta(milliseconds=left))
             )
         status = await self._act(EscrowActivities.withdraw, EscrowAction.WITHDRAW)
         return f"withdrawn in {status.tx_of(EscrowAction.WITHDRAW)}"
@@ -241,7 +251,7 @@ class EscrowPayment:
             if left <= 0:
                 return f"escrow still {status.state.value}: the buyer has not withdrawn"
             await self._sleep(
-                min(timedelta(seconds=self.terms.poll_seconds), timedelta(milliseconds=left))
+                min(timedelta(seconds=self.terms.watch_interval), timedelta(milliseconds=left))
             )
 
     # -- plumbing ----------------------------------------------------------------------
@@ -275,6 +285,7 @@ class EscrowPayment:
                 method,
                 self._step(result_hash),
                 start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=STEP_HEARTBEAT,
                 retry_policy=STEP_RETRY,
             ),
         )

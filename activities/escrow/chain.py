@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,7 @@ from pycardano import (
     plutus_script_hash,
 )
 from pycardano.exception import PyCardanoException
+from temporalio import activity
 
 from activities.escrow.errors import (
     ESCROW_CONFLICT,
@@ -143,9 +145,7 @@ class OfflineChain:
     def outputs_at(self, address: Address) -> list[ChainOutput]:
         """From the ledger's output archive and spend index."""
         found = []
-        for ref, out in self.ledger.history(address):
-            created = self.ledger.transaction(ref.partition("#")[0])
-            spender = self.ledger.spender(ref)
+        for ref, out, created, spender in self.ledger.history_with_transactions(address):
             found.append(
                 ChainOutput(
                     ref=ref,
@@ -163,8 +163,8 @@ class OfflineChain:
         return self.ledger.output(parse_ref(ref))
 
     def confirmations(self, tx_id: str) -> int:
-        """Accepted transactions are final offline."""
-        return 1_000_000 if self.ledger.transaction(tx_id) else 0
+        """Final on acceptance, or blocks on the ledger's wall clock (``Ledger.block_ms``)."""
+        return self.ledger.confirmations(tx_id)
 
     def posix_of(self, slot: int) -> int:
         """The ledger's slot clock."""
@@ -202,7 +202,10 @@ class DirectChainBackend:
         buyer: the buyer wallet when the platform holds it (dev mode), else None.
         agent_identifier: the seller's agent identifier, signed into every request.
         min_confirmations: confirmations before a transaction counts as settled: until
-            then the escrow shows the state before it (offline: final on acceptance).
+            then the escrow shows the state before it (offline: final on acceptance,
+            unless the ledger makes blocks).
+        confirm_wait: seconds :meth:`perform` waits for them before a retryable EscrowNotYet.
+        confirm_poll: seconds between looks at the confirmations meanwhile.
     """
 
     def __init__(
@@ -215,6 +218,8 @@ class DirectChainBackend:
         *,
         agent_identifier: str = "durasumi",
         min_confirmations: int = 1,
+        confirm_wait: float = 60.0,
+        confirm_poll: float = 2.0,
     ) -> None:
         self.chain = chain
         self.params = params
@@ -223,6 +228,8 @@ class DirectChainBackend:
         self.buyer = buyer
         self.agent_identifier = agent_identifier
         self.min_confirmations = min_confirmations
+        self.confirm_wait = confirm_wait
+        self.confirm_poll = confirm_poll
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -396,11 +403,22 @@ class DirectChainBackend:
     def perform(
         self, action: EscrowAction, request: PaymentRequest, at_ms: int, result_hash: str | None
     ) -> str:
-        """Build, sign and submit the transaction for ``action``; returns its id.
+        """Build, sign and submit the transaction for ``action``; returns its id once settled.
 
         A transaction still short of its confirmations is found rather than repeated: the
-        same action returns its id, another action waits for it to settle.
+        same action waits for it, another action waits for it to settle first. Settled means
+        ``min_confirmations`` blocks: the wait heartbeats (a worker killed meanwhile is
+        noticed by its heartbeat timeout, and the retry finds the transaction on chain) and
+        gives up after ``confirm_wait`` seconds with a retryable EscrowNotYet.
         """
+        tx_id = self._send(action, request, at_ms, result_hash)
+        self._await_confirmations(action, tx_id)
+        return tx_id
+
+    def _send(
+        self, action: EscrowAction, request: PaymentRequest, at_ms: int, result_hash: str | None
+    ) -> str:
+        """The id of ``action``'s transaction: the pending one, or a new one submitted now."""
         at_ms = self.chain.now_ms(at_ms)
         escrow = self._escrow(request)
         if escrow.pending is not None:
@@ -445,6 +463,15 @@ class DirectChainBackend:
             )
         wallet, handler = handlers[action]
         return self._signed(wallet, handler)
+
+    def _await_confirmations(self, action: EscrowAction, tx_id: str) -> None:
+        deadline = time.monotonic() + self.confirm_wait
+        while (seen := self.chain.confirmations(tx_id)) < self.min_confirmations:
+            detail = f"{action.value} {tx_id}: {seen}/{self.min_confirmations} confirmations"
+            if time.monotonic() >= deadline:
+                raise EscrowError(ESCROW_NOT_YET, detail, retryable=True)
+            _heartbeat(detail)
+            time.sleep(self.confirm_poll)
 
     def _need_buyer(self) -> Wallet:
         if self.buyer is None:
@@ -629,6 +656,12 @@ class DirectChainBackend:
         assert d is not None
         window = self._window(at_ms, earliest=d.submit_result_time)
         return self._spend(buyer, escrow, Action.WITHDRAW_REFUND, at_ms, window, [])
+
+
+def _heartbeat(detail: str) -> None:
+    """Tell Temporal the activity is alive (a no-op outside an activity: bench, tests)."""
+    if activity.in_activity():
+        activity.heartbeat(detail)
 
 
 def _nonce(text: str) -> bytes:

@@ -3,7 +3,8 @@
 Wallets (buyer, seller, fee, three admins) are ``.skey`` files under a folder, the ledger a
 JSON file beside them; the first run funds the wallets and puts the applied escrow script
 in a reference UTxO, later runs find everything where it was. Without a folder everything
-lives in memory (tests).
+lives in memory (tests). :meth:`DevEscrow.pay` is the dev buyer paying a job from its own
+wallet, as an external buyer would (``durasumi pay JOB``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from activities.escrow.chain import DirectChainBackend, OfflineChain
 from activities.escrow.offline.ledger import Ledger
 from activities.escrow.script import EscrowParams, applied_script, script_address
 from activities.escrow.wallet import Wallet
+from workflows.escrow_models import EscrowAction, EscrowState, EscrowStatus, PaymentRequest
 
-__all__ = ["DevEscrow", "dev_escrow"]
+__all__ = ["DevEscrow", "dev_escrow", "is_deployed"]
 
 ADA = 1_000_000
 BUYER_FUNDS = 100_000 * ADA
@@ -37,8 +39,14 @@ class DevEscrow:
     params: EscrowParams
     script_ref: str
 
-    def backend(self, *, platform_buyer: bool = True) -> DirectChainBackend:
-        """The direct-chain backend, with the buyer wallet when the platform holds it."""
+    def backend(
+        self, *, platform_buyer: bool = True, min_confirmations: int = 1
+    ) -> DirectChainBackend:
+        """The direct-chain backend, with the buyer wallet when the platform holds it.
+
+        ``min_confirmations`` above 1 only means something when the ledger makes blocks
+        (``dev_escrow(block_ms=...)``); the wait for them looks every tenth of a second.
+        """
         return DirectChainBackend(
             OfflineChain(self.ledger),
             self.params,
@@ -46,22 +54,51 @@ class DevEscrow:
             self.seller,
             self.buyer if platform_buyer else None,
             agent_identifier="durasumi-dev",
+            min_confirmations=min_confirmations,
+            confirm_poll=0.1,
         )
+
+    def pay(self, request: PaymentRequest, now_ms: int) -> EscrowStatus:
+        """The dev buyer locks the price of ``request`` at ``now_ms``.
+
+        Once only: an escrow already locked is left as it is and comes back with
+        ``already_done``.
+
+        Example:
+            >>> dev = dev_escrow(Path(".durasumi/escrow"))  # doctest: +SKIP
+            >>> dev.pay(request, int(time.time() * 1000)).state  # doctest: +SKIP
+            <EscrowState.FUNDS_LOCKED: 'FundsLocked'>
+        """
+        backend = self.backend(platform_buyer=True)
+        status = backend.read(request)
+        if status.state is not EscrowState.NOT_LOCKED:
+            return status.model_copy(update={"already_done": True})
+        backend.perform(EscrowAction.LOCK, request, now_ms, None)
+        return backend.read(request)
 
     def script_address(self) -> str:
         """The escrow address."""
         return str(script_address(applied_script(self.params), self.ledger.network))
 
 
-def dev_escrow(folder: Path | None = None) -> DevEscrow:
-    """Load (or create and fund) the dev escrow deployment under ``folder``."""
+def is_deployed(folder: Path) -> bool:
+    """Whether ``folder`` holds a dev escrow deployment (a platform worker made it)."""
+    return (folder / "deployment.json").exists()
+
+
+def dev_escrow(folder: Path | None = None, *, block_ms: int = 0) -> DevEscrow:
+    """Load (or create and fund) the dev escrow deployment under ``folder``.
+
+    ``block_ms``: the ledger makes a block that often (wall clock) and transactions gain
+    confirmations with each; 0 makes every accepted transaction final at once.
+    """
     if folder is None:
         wallets = [Wallet.generate() for _ in range(6)]
-        ledger = Ledger()
+        ledger = Ledger(block_ms=block_ms)
     else:
         names = ("buyer", "seller", "fee", "admin1", "admin2", "admin3")
         wallets = [Wallet.load_or_create(folder / "wallets" / f"{n}.skey") for n in names]
-        ledger = Ledger(folder / "ledger.json")
+        ledger = Ledger(folder / "ledger.json", block_ms=block_ms)
     buyer, seller, fee, a1, a2, a3 = wallets
     params = EscrowParams(
         required_admins=2,

@@ -1,4 +1,13 @@
-"""MIP-003, per agent: /agents/{agent}/start_job, /status, /provide_input, /availability, ..."""
+"""MIP-003, per agent: /agents/{agent}/start_job, /status, /provide_input, /availability, ...
+
+A free agent's start_job answers at once with terms computed here (``workflows/terms.py``)
+and a ``free-...`` blockchainIdentifier. A paid agent (registry price > 0) gets a Cardano
+escrow instead: the job's escrow saga creates the payment request in its first activity,
+because only the platform worker holds the seller's key (or reaches the Masumi payment
+service), so start_job starts the job and then waits, bounded, until the job's view shows
+the request; its blockchainIdentifier, windows and sellerVKey are the answer. The buyer
+pays from their own wallet; the job stays ``awaiting_payment`` until the funds are locked.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,14 @@ import re
 import secrets
 import time
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from activities.keys import Role
+from activities.registry import AgentRecord
 from api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles, visible_job
 from api.schemas import (
     Availability,
@@ -22,15 +33,21 @@ from api.schemas import (
     StatusOut,
 )
 from workers import jobs
+from workflows.escrow_models import EscrowTerms
 from workflows.forms import Form
 from workflows.ids import canonical_json, input_hash, result_text
-from workflows.models import JobStatus, JobView, Submission
+from workflows.models import JobStatus, JobView, PaymentPlan, Submission
 from workflows.terms import TermWindows, terms_for
 
 router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"])
 
 _PURCHASER_ID = re.compile(r"^[0-9a-fA-F]{14,26}$")
 _STATUS_NS = uuid.UUID("6f1c52a8-3a43-4c59-9a7c-0d6f5d1f3b10")
+# How long a paid start_job waits for the job's payment request before a 503 (retry: the
+# same request names the same job, so asking again picks up the request once it exists).
+PAYMENT_REQUEST_WAIT = timedelta(seconds=10)
+# A settled escrow is read every 10 minutes until unlockTime (6 h): 36 reads, not 720.
+WATCH_SECONDS = 600
 
 
 def status_id(job_id: str, job_status: JobStatus, request_id: str | None = None) -> str:
@@ -53,7 +70,7 @@ def mip003_status(value: JobStatus) -> str:
 async def start_job(
     agent: str, body: StartJobIn, services: ServicesDep, principal: CurrentPrincipal
 ) -> StartJobOut:
-    """Start a job (idempotent on identifier_from_purchaser + input_data)."""
+    """Start a job (idempotent on identifier_from_purchaser + input_data); paid: escrow terms."""
     require_roles(principal, Role.BUYER, Role.OPERATOR)
     if not _PURCHASER_ID.match(body.identifier_from_purchaser):
         raise HTTPException(
@@ -61,6 +78,8 @@ async def start_job(
             "identifier_from_purchaser must be 14 to 26 hexadecimal characters",
         )
     record = agent_or_404(services, agent)
+    if record.price_lovelace > 0:
+        return await _start_paid(record, body, services, principal)
     terms = terms_for(
         now_ms=int(time.time() * 1000),
         windows=TermWindows(),
@@ -91,6 +110,60 @@ async def start_job(
         externalDisputeUnlockTime=terms.external_dispute_unlock_time,
         agentIdentifier=terms.agent_identifier,
         sellerVKey=terms.seller_vkey,
+        identifierFromPurchaser=body.identifier_from_purchaser,
+        input_hash=started.input_hash,
+    )
+
+
+async def _start_paid(
+    record: AgentRecord, body: StartJobIn, services: ServicesDep, principal: CurrentPrincipal
+) -> StartJobOut:
+    """Start (or find) a paid job and answer its escrow payment request (module docstring)."""
+    if services.settings.escrow_backend == "off":
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"agent {record.name!r} costs {record.price_lovelace} lovelace but this platform "
+            "takes no payments: its escrow is off (DURASUMI_ESCROW_BACKEND)",
+        )
+    started = await jobs.start_job(
+        services.client,
+        record,
+        body.identifier_from_purchaser,
+        body.input_data,
+        platform_task_queue=services.settings.platform_task_queue,
+        buyer=principal.owner,
+        payment=PaymentPlan(
+            mode="escrow",
+            escrow=EscrowTerms(price_lovelace=record.price_lovelace, watch_seconds=WATCH_SECONDS),
+        ),
+    )
+    if not started.created:
+        await visible_job(services, principal, started.job_id)
+    try:
+        view = await jobs.await_escrow(services.client, started.job_id, PAYMENT_REQUEST_WAIT)
+    except TimeoutError:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"job {started.job_id} has no payment request yet; send the same start_job "
+            "again shortly (it names the same job)",
+            headers={"Retry-After": "5"},
+        ) from None
+    escrow = view.escrow
+    if escrow is None:  # closed before its payment request: nothing to pay
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"job {started.job_id} is {view.status.value} without a payment request",
+        )
+    return StartJobOut(
+        id=view_status_id(view),
+        job_id=started.job_id,
+        blockchainIdentifier=escrow.blockchain_identifier,
+        payByTime=escrow.times.pay_by_time,
+        submitResultTime=escrow.times.submit_result_time,
+        unlockTime=escrow.times.unlock_time,
+        externalDisputeUnlockTime=escrow.times.external_dispute_unlock_time,
+        agentIdentifier=record.name,
+        sellerVKey=escrow.seller_vkey,
         identifierFromPurchaser=body.identifier_from_purchaser,
         input_hash=started.input_hash,
     )

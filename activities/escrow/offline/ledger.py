@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,6 +74,7 @@ __all__ = ["Ledger", "LedgerError", "LedgerView", "TxRecord"]
 log = logging.getLogger(__name__)
 
 GENESIS_TX = TransactionId(bytes(32))
+_UTxOs = Mapping[TransactionInput, TransactionOutput]
 FINAL = 1_000_000  # confirmations of a transaction on a ledger that makes no blocks
 
 
@@ -83,6 +84,10 @@ class LedgerError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+
+
+# phase 2's outcome: each redeemer with the (mem, steps) its script used, or why it failed
+_Runs = list[tuple[Any, tuple[int, int]]] | LedgerError
 
 
 @dataclass
@@ -222,6 +227,22 @@ class Ledger:
         with self._locked(shared=True):
             return [(ref(i), self._outputs[i]) for i in self._by_address.get(wanted, [])]
 
+    def history_with_transactions(
+        self, address: Address | str
+    ) -> list[tuple[str, TransactionOutput, TxRecord | None, TxRecord | None]]:
+        """:meth:`history` with each output's creating and spending transaction, in one read."""
+        wanted = str(address)
+        with self._locked(shared=True):
+            return [
+                (
+                    ref(i),
+                    self._outputs[i],
+                    self._by_id.get(i.transaction_id.payload.hex()),
+                    self._spent_by.get(ref(i)),
+                )
+                for i in self._by_address.get(wanted, [])
+            ]
+
     def spender(self, output_ref: str) -> TxRecord | None:
         """The transaction that spent ``output_ref`` ("txid#ix"), if any."""
         with self._locked(shared=True):
@@ -243,18 +264,24 @@ class Ledger:
     def evaluate(self, cbor: bytes | str, now_ms: int) -> dict[str, ExecutionUnits]:
         """Execution units of every redeemer, with the maximum budget (phase 2 only)."""
         tx = _decode(cbor)
-        with self._locked(shared=True):
-            units: dict[str, ExecutionUnits] = {}
-            for r, outcome in self._run_scripts(tx, now_ms, enforce=False):
-                units[f"{r.tag.name.lower()}:{r.index}"] = ExecutionUnits(outcome[0], outcome[1])
-            return units
+        runs = self._scripted(tx, now_ms, enforce=False)
+        if runs is None:
+            with self._locked(shared=True):
+                runs = list(self._run_scripts(tx, now_ms, enforce=False, utxos=self._utxos))
+        if isinstance(runs, LedgerError):
+            raise runs
+        units: dict[str, ExecutionUnits] = {}
+        for r, outcome in runs:
+            units[f"{r.tag.name.lower()}:{r.index}"] = ExecutionUnits(outcome[0], outcome[1])
+        return units
 
     def submit(self, cbor: bytes | str, now_ms: int) -> str:
         """Validate and apply a transaction at ``now_ms``; LedgerError if refused."""
         tx = _decode(cbor)
         raw = bytes.fromhex(cbor) if isinstance(cbor, str) else cbor
+        scripted = self._scripted(tx, now_ms, enforce=True)
         with self._locked():
-            record = self._validate(tx, len(raw), now_ms)
+            record = self._validate(tx, len(raw), now_ms, scripted)
             body = tx.transaction_body
             for i in body.inputs:
                 del self._utxos[i]
@@ -278,7 +305,28 @@ class Ledger:
 
     # -- validation --------------------------------------------------------------------
 
-    def _validate(self, tx: Transaction, size: int, now_ms: int) -> TxRecord:
+    def _scripted(self, tx: Transaction, now_ms: int, *, enforce: bool) -> _Runs | None:
+        """Phase 2 on a snapshot of the outputs ``tx`` spends or references, unlocked.
+
+        A script's verdict depends only on the transaction, those outputs (immutable once
+        created) and the instant, so the evaluation (the slow part) holds no lock and
+        readers are not kept waiting; phase 1 checks under the lock that the outputs are
+        still unspent. None when an input is missing now (phase 1 will say why).
+        """
+        body = tx.transaction_body
+        wanted = [*body.inputs, *(body.reference_inputs or [])]
+        with self._locked(shared=True):
+            if any(i not in self._utxos for i in wanted):
+                return None
+            utxos = {i: self._utxos[i] for i in wanted}
+        try:
+            return list(self._run_scripts(tx, now_ms, enforce=enforce, utxos=utxos))
+        except LedgerError as err:
+            return err
+
+    def _validate(
+        self, tx: Transaction, size: int, now_ms: int, scripted: _Runs | None = None
+    ) -> TxRecord:
         body = tx.transaction_body
         pp = self.params
         slot = self.slot_of(now_ms)
@@ -319,7 +367,11 @@ class Ledger:
         missing = [k.payload.hex() for k in required if k not in signed]
         if missing:
             raise LedgerError("MissingVKeyWitnesses", f"no signature from {', '.join(missing)}")
-        runs = list(self._run_scripts(tx, now_ms, enforce=True))
+        if scripted is None:  # no snapshot: phase 2 here, under the lock
+            scripted = list(self._run_scripts(tx, now_ms, enforce=True, utxos=self._utxos))
+        if isinstance(scripted, LedgerError):
+            raise scripted
+        runs = scripted
         mem = sum(m for _, (m, _s) in runs)
         steps = sum(s for _, (_m, s) in runs)
         ref_size = sum(
@@ -399,30 +451,30 @@ class Ledger:
         if tx.transaction_body.script_data_hash != expected:
             raise LedgerError("PPViewHashesDontMatch", "script data hash does not match")
 
-    def _scripts(self, tx: Transaction) -> dict[ScriptHash, PlutusV3Script]:
+    def _scripts(self, tx: Transaction, utxos: _UTxOs) -> dict[ScriptHash, PlutusV3Script]:
         found: dict[ScriptHash, PlutusV3Script] = {}
         for s in tx.transaction_witness_set.plutus_v3_script or []:
             found[plutus_script_hash(s)] = PlutusV3Script(s)
         body = tx.transaction_body
         for i in [*(body.reference_inputs or []), *body.inputs]:
-            script = self._utxos[i].script
+            script = utxos[i].script
             if isinstance(script, PlutusV3Script):
                 found[plutus_script_hash(script)] = script
         return found
 
     def _run_scripts(
-        self, tx: Transaction, now_ms: int, *, enforce: bool
+        self, tx: Transaction, now_ms: int, *, enforce: bool, utxos: _UTxOs
     ) -> Iterator[tuple[Any, tuple[int, int]]]:
         body = tx.transaction_body
         inputs = sorted_inputs(list(body.inputs))
         for i in [*inputs, *(body.reference_inputs or [])]:
-            if i not in self._utxos:
+            if i not in utxos:
                 raise LedgerError("BadInputs", f"{ref(i)} is spent or unknown (double spend?)")
         redeemers = {(r.tag, r.index): r for r in redeemer_list(tx)}
-        scripts = self._scripts(tx)
+        scripts = self._scripts(tx, utxos)
         used = 0
         for index, i in enumerate(inputs):
-            part = self._utxos[i].address.payment_part
+            part = utxos[i].address.payment_part
             if not isinstance(part, ScriptHash):
                 continue
             r = redeemers.get((RedeemerTag.SPEND, index))
@@ -431,10 +483,10 @@ class Ledger:
             script = scripts.get(part)
             if script is None:
                 raise LedgerError("MissingScriptWitnesses", f"script {part} not provided")
-            if self._utxos[i].datum is None:
+            if utxos[i].datum is None:
                 raise LedgerError("UnspendableUTxONoDatumHash", f"{ref(i)} has no inline datum")
             used += 1
-            context = script_context(tx, self._utxos.__getitem__, r, self.posix_of)
+            context = script_context(tx, utxos.__getitem__, r, self.posix_of)
             budget = r.ex_units if enforce else None
             mem = budget.mem if budget else self.params.max_tx_ex_mem
             steps = budget.steps if budget else self.params.max_tx_ex_steps
