@@ -287,11 +287,12 @@ class JobWorkflow:
         # the update completes without waiting for the delivery: the command is durable once
         # the task completes, and the agent cannot finish before it receives the answer.
         answer = Submission(request_id=request.request_id, values=values)
-        forward = self._forward(answer)
         if workflow.patched(ASYNC_FORWARD):
-            self._forwards.add(asyncio.create_task(forward))
+            task = asyncio.create_task(self._forward(answer))
+            self._forwards.add(task)  # a reference until it is done, as asyncio asks
+            task.add_done_callback(self._forwards.discard)
         else:  # jobs that took this update before the patch awaited the delivery
-            await forward
+            await self._forward(answer)
         return SubmitResult(request_id=request.request_id, values=values)
 
     async def _forward(self, answer: Submission) -> None:
@@ -305,8 +306,6 @@ class JobWorkflow:
                 f"answer to form request {answer.request_id} not delivered: {err.message}",
                 {"request_id": answer.request_id},
             )
-        finally:
-            self._forwards.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def payment_event(self, message: str, data: dict[str, JsonValue]) -> None:
         """Record an event of the payment step (PaymentHooks)."""
