@@ -517,6 +517,14 @@ class DirectChainBackend:
         return lower, upper
 
     def _lock(self, buyer: Wallet, request: PaymentRequest, at_ms: int) -> str:
+        # Read again under the buyer's wallet lock: an attempt that timed out while still
+        # running may have locked since this one read the escrow (a lock spends only the
+        # buyer's own outputs, so the chain would take a second one).
+        again = self._escrow(request)
+        if again.pending is not None:
+            return again.pending.tx_id
+        if again.status.state is not EscrowState.NOT_LOCKED:
+            return again.status.transactions[0].tx_id
         t = request.times
         if at_ms >= t.pay_by_time:
             raise EscrowError(ESCROW_CONFLICT, "payByTime has passed", retryable=False)
