@@ -44,7 +44,7 @@ from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
 from bench.worker_proc import passthrough_plugin
 from workers.agents import describe
-from workers.devserver import DevServer, free_port
+from workers.devserver import DISPATCH_TUNING, DevServer, free_port
 from workers.jobs import start_job, submit_form
 from workers.run import agent_worker, platform_worker
 from workers.settings import Settings
@@ -595,6 +595,10 @@ def print_report(report: dict[str, Any]) -> None:
             "[yellow]--passthrough: durasumi workers ran with `workflows` passed through the "
             "sandbox (an experiment, not durasumi as shipped)[/]"
         )
+    console.print(
+        "dev server dynamic config: "
+        + ", ".join(f"{k}={v}" for k, v in report.get("dynamic_config", {}).items())
+    )
     latency = report.get("latency", [])
     if latency:
         table = Table(title="A. one form per job: start -> form visible -> submit -> result")
@@ -729,6 +733,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="experiment, not the product as shipped: run the durasumi workers with the "
         "`workflows` package passed through the workflow sandbox (bench/worker_proc.py)",
     )
+    p.add_argument(
+        "--dynamic",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dev server dynamic config value (repeatable) over workers.devserver's "
+        "DISPATCH_TUNING, e.g. history.transferProcessorMaxPollRPS=20 (the server default)",
+    )
     p.add_argument("--json-out", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if len(args.jobs_per_level) == 1:
@@ -736,6 +748,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.concurrency and len(args.jobs_per_level) != len(args.concurrency):
         p.error("--jobs-per-level needs one number or one per concurrency level")
     return args
+
+
+def dynamic_config(pairs: list[str]) -> dict[str, object]:
+    """The dev server's dynamic config: DISPATCH_TUNING with ``KEY=VALUE`` (JSON) overrides."""
+    config: dict[str, object] = dict(DISPATCH_TUNING)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--dynamic {pair!r}: expected KEY=VALUE")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
 
 
 def machine() -> dict[str, Any]:
@@ -763,8 +789,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="durasumi-bench-") as tmp_name:
         tmp = Path(tmp_name)
         server = DevServer(
-            db_file=tmp / "temporal.db", port=free_port(), ui_port=None, log_file=tmp / "server.log"
+            db_file=tmp / "temporal.db",
+            port=free_port(),
+            ui_port=None,
+            log_file=tmp / "server.log",
+            dynamic_config=dynamic_config(args.dynamic),
         )
+        report["dynamic_config"] = server.dynamic_config
         server.start()
         try:
             client = await Client.connect(server.address, data_converter=pydantic_data_converter)

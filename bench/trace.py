@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
-from bench.core import DurasumiSide, Sample, Watch, bare_job, durasumi_job
+from bench.core import DurasumiSide, Sample, Watch, bare_job, durasumi_job, dynamic_config
 from bench.worker_proc import passthrough_plugin
 from workers.devserver import DevServer, free_port
 from workers.run import agent_worker, platform_worker
@@ -55,7 +55,7 @@ async def main(passthrough: bool, warmup: int, dynamic: list[str]) -> None:
             db_file=Path(tmp) / "temporal.db",
             port=free_port(),
             ui_port=None,
-            extra_args=[a for kv in dynamic for a in ("--dynamic-config-value", kv)],
+            dynamic_config=dynamic_config(dynamic),
         )
         server.start()
         try:
@@ -100,7 +100,8 @@ if __name__ == "__main__":
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a dev server dynamic config value (repeatable), for experiments",
+        help="a dev server dynamic config value (repeatable) over workers.devserver's "
+        "DISPATCH_TUNING, e.g. history.transferProcessorMaxPollRPS=20 (the server default)",
     )
     args = parser.parse_args()
     asyncio.run(main(args.passthrough, args.warmup, args.dynamic))
