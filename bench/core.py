@@ -733,14 +733,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="experiment, not the product as shipped: run the durasumi workers with the "
         "`workflows` package passed through the workflow sandbox (bench/worker_proc.py)",
     )
-    p.add_argument(
-        "--dynamic",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a dev server dynamic config value (repeatable) over workers.devserver's "
-        "DISPATCH_TUNING, e.g. history.transferProcessorMaxPollRPS=20 (the server default)",
-    )
+    add_dynamic_argument(p)
     p.add_argument("--json-out", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if len(args.jobs_per_level) == 1:
@@ -748,6 +741,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.concurrency and len(args.jobs_per_level) != len(args.concurrency):
         p.error("--jobs-per-level needs one number or one per concurrency level")
     return args
+
+
+def add_dynamic_argument(parser: argparse.ArgumentParser) -> None:
+    """``--dynamic KEY=VALUE`` (repeatable): dev server config over DISPATCH_TUNING."""
+    parser.add_argument(
+        "--dynamic",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dev server dynamic config value (repeatable) over workers.devserver's "
+        "DISPATCH_TUNING, e.g. history.transferProcessorMaxPollRPS=20 (the server default)",
+    )
 
 
 def dynamic_config(pairs: list[str]) -> dict[str, object]:

@@ -23,7 +23,15 @@ from temporalio.worker import Worker
 
 from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
-from bench.core import DurasumiSide, Sample, Watch, bare_job, durasumi_job, dynamic_config
+from bench.core import (
+    DurasumiSide,
+    Sample,
+    Watch,
+    add_dynamic_argument,
+    bare_job,
+    durasumi_job,
+    dynamic_config,
+)
 from bench.worker_proc import passthrough_plugin
 from workers.devserver import DevServer, free_port
 from workers.run import agent_worker, platform_worker
@@ -95,13 +103,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.trace", description=__doc__)
     parser.add_argument("--passthrough", action="store_true")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument(
-        "--dynamic",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a dev server dynamic config value (repeatable) over workers.devserver's "
-        "DISPATCH_TUNING, e.g. history.transferProcessorMaxPollRPS=20 (the server default)",
-    )
+    add_dynamic_argument(parser)
     args = parser.parse_args()
     asyncio.run(main(args.passthrough, args.warmup, args.dynamic))
