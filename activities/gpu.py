@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, JsonValue, TypeAdapter, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import heartbeating
+from durasumi.activities.heartbeat import heartbeating
 
 __all__ = [
     "GPU_REQUEST_INVALID",

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, JsonValue, SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import heartbeating
+from durasumi.activities.heartbeat import heartbeating
 
 if TYPE_CHECKING:
     from openai import APIStatusError, AsyncOpenAI

@@ -11,17 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from activities.keys import KeyStore
-from activities.registry import Registry
-from activities.signing import Signer
-from api import errors, metrics
-from api.deps import Services
-from api.limits import BodyLimit
-from api.metrics import ApiMetrics, RequestTelemetry
-from api.routes import agents, codec, jobs, mip003
-from workers.client import connect
-from workers.settings import Settings
-from workers.telemetry import TRACER_NAME, Telemetry
+from durasumi.api import errors, metrics
+from durasumi.api.deps import Services
+from durasumi.api.limits import BodyLimit
+from durasumi.api.metrics import ApiMetrics, RequestTelemetry
+from durasumi.api.routes import agents, codec, jobs, mip003
+from durasumi.client.connect import connect
+from durasumi.db.keys import KeyStore
+from durasumi.db.registry import Registry
+from durasumi.db.signing import Signer
+from durasumi.workers.settings import Settings
+from durasumi.workers.telemetry import TRACER_NAME, Telemetry
 
 __all__ = ["create_app"]
 

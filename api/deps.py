@@ -11,12 +11,12 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
-from activities.keys import KeyStore, Principal, Role
-from activities.registry import AgentRecord, Registry
-from activities.signing import Signer
-from workers import jobs
-from workers.settings import Settings
-from workflows.models import JobView
+from durasumi.client import jobs
+from durasumi.db.keys import KeyStore, Principal, Role
+from durasumi.db.registry import AgentRecord, Registry
+from durasumi.db.signing import Signer
+from durasumi.workers.settings import Settings
+from durasumi.workflows.models import JobView
 
 __all__ = [
     "CurrentPrincipal",

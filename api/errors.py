@@ -9,14 +9,14 @@ from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedErro
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.schemas import ErrorBody
-from workflows.errors import (
+from durasumi.api.schemas import ErrorBody
+from durasumi.workflows.errors import (
     INVALID_SUBMISSION,
     NO_PENDING_FORM,
     WRONG_FORM,
     field_errors_from_details,
 )
-from workflows.forms import FieldError, FormValidationError
+from durasumi.workflows.forms import FieldError, FormValidationError
 
 __all__ = ["MIP003_PREFIX_MARKERS", "install", "refused_status"]
 

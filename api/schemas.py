@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from activities.keys import Role
-from workflows.forms import FieldError
-from workflows.models import JobEvent, JobStatus
+from durasumi.db.keys import Role
+from durasumi.workflows.forms import FieldError
+from durasumi.workflows.models import JobEvent, JobStatus
 
 __all__ = [
     "AgentIn",

@@ -43,13 +43,13 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.gpu import GpuActivities, RaySettings
-from activities.llm import LlmActivities, LlmSettings
 from bench.ai_agents import BenchGpu, BenchLlm
+from durasumi.activities.gpu import GpuActivities, RaySettings
+from durasumi.activities.llm import LlmActivities, LlmSettings
+from durasumi.workers.devserver import DevServer, free_port
+from durasumi.workers.run import agent_worker
+from durasumi.workflows.models import AgentRunInput
 from tests.fake_llm import FakeLLM, Reply
-from workers.devserver import DevServer, free_port
-from workers.run import agent_worker
-from workflows.models import AgentRunInput
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 

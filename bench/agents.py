@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import JsonValue
 from temporalio import workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 ANSWER = Form(id="answer", title="Answer", fields=[Field.text("answer", "Answer")])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import JsonValue
 from temporalio import workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.models import AgentRunInput
 
 with workflow.unsafe.imports_passed_through():
-    from activities.gpu import RayTask
+    from durasumi.activities.gpu import RayTask
 
 
 @workflow.defn(name="bench-gpu")

@@ -4,7 +4,7 @@ One run starts ``durasumi dev`` (Temporal + workers + API) on free ports in a te
 then, alternating batches so machine noise hits both alike:
 
 - start -> awaiting_input, and submit both trip-planner forms -> completed, over HTTP and
-  through the Temporal client (``workers.jobs``), reporting p50/p95 and the ratios;
+  through the Temporal client (``client.jobs``), reporting p50/p95 and the ratios;
 - GET /status requests per second, p50 and p99, under 50 concurrent loopback clients.
 
 Usage: python -m bench.api [--jobs 30] [--status-seconds 10] [--clients 50]
@@ -27,11 +27,11 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.keys import KeyStore, Role
-from activities.registry import Registry
-from workers import jobs
-from workers.devserver import free_port
-from workflows.models import JobStatus, Submission
+from durasumi.client import jobs
+from durasumi.db.keys import KeyStore, Role
+from durasumi.db.registry import Registry
+from durasumi.workers.devserver import free_port
+from durasumi.workflows.models import JobStatus, Submission
 
 POLL = 0.01
 TRAVELLERS = {"adults": 2, "children": False}
@@ -139,7 +139,7 @@ async def main(args: argparse.Namespace) -> None:
     dev = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "cli.main",
+        "durasumi.cli.main",
         "dev",
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -43,13 +43,13 @@ from temporalio.worker import Worker
 from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
 from bench.worker_proc import passthrough_plugin
-from workers.agents import describe
-from workers.devserver import DISPATCH_TUNING, DevServer, free_port
-from workers.jobs import start_job, submit_form
-from workers.run import agent_worker, platform_worker
-from workers.settings import Settings
-from workflows.job import JobWorkflow
-from workflows.models import JobStatus, JobView, Submission
+from durasumi.client.jobs import start_job, submit_form
+from durasumi.workers.agents import describe
+from durasumi.workers.devserver import DISPATCH_TUNING, DevServer, free_port
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workers.settings import Settings
+from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.models import JobStatus, JobView, Submission
 
 T = TypeVar("T")
 

@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from activities.escrow.dev import dev_escrow
-from activities.escrow.offline.ledger import Ledger
-from workflows.escrow_models import EscrowAction, EscrowTerms, PaymentRequestInput
+from durasumi.activities.escrow.dev import dev_escrow
+from durasumi.activities.escrow.offline.ledger import Ledger
+from durasumi.workflows.escrow_models import EscrowAction, EscrowTerms, PaymentRequestInput
 
 PRICE = 20_000_000
 RESULT = "cd" * 32

@@ -33,9 +33,9 @@ from bench.core import (
     dynamic_config,
 )
 from bench.worker_proc import passthrough_plugin
-from workers.devserver import DevServer, free_port
-from workers.run import agent_worker, platform_worker
-from workflows.ids import child_workflow_id
+from durasumi.workers.devserver import DevServer, free_port
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows.ids import child_workflow_id
 
 
 async def timeline(client: Client, workflow_id: str, title: str) -> None:

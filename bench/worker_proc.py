@@ -17,7 +17,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.agents import BenchAgent
-from workers.run import agent_worker, platform_worker, run_until_stopped
+from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped
 
 PASSED_THROUGH = ("workflows",)
 

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.context import get_ctx, run
-from cli.output import console, print_json
-from workers.jobs import agent_pollers
+from durasumi.cli.context import get_ctx, run
+from durasumi.cli.output import console, print_json
+from durasumi.client.jobs import agent_pollers
 
 
 def agents(

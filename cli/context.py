@@ -15,12 +15,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.registry import AgentRecord, Registry
-from cli.output import BAD_INPUT, FAILURE, fail
-from workers.client import connect
-from workers.settings import Settings
-from workflows.errors import field_errors_from_details
-from workflows.forms import FormValidationError
+from durasumi.cli.output import BAD_INPUT, FAILURE, fail
+from durasumi.client.connect import connect
+from durasumi.db.registry import AgentRecord, Registry
+from durasumi.workers.settings import Settings
+from durasumi.workflows.errors import field_errors_from_details
+from durasumi.workflows.forms import FormValidationError
 
 __all__ = ["Ctx", "get_ctx", "run"]
 

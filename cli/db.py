@@ -6,9 +6,9 @@ import typer
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from activities.db import engine_for
-from cli.context import get_ctx
-from cli.output import FAILURE, console, fail
+from durasumi.cli.context import get_ctx
+from durasumi.cli.output import FAILURE, console, fail
+from durasumi.db.engine import engine_for
 
 app = typer.Typer(help="The app database (agents registry, API keys).", no_args_is_help=True)
 

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.context import get_ctx, run
-from cli.output import BAD_INPUT, console, fail, print_json
-from workers import deployments
+from durasumi.cli.context import get_ctx, run
+from durasumi.cli.output import BAD_INPUT, console, fail, print_json
+from durasumi.workers import deployments
 
 app = typer.Typer(
     help="Worker versions: switch new jobs to a version, watch old ones drain.",

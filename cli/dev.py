@@ -6,20 +6,20 @@ import logging
 
 import typer
 
-from cli.context import get_ctx, run
-from cli.output import console, fail
-from cli.worker import load_agents, serve
-from workers.codec import create_keyring_file
-from workers.devserver import DevServer, DevServerError
-from workers.settings import Settings
+from durasumi.cli.context import get_ctx, run
+from durasumi.cli.output import console, fail
+from durasumi.cli.worker import load_agents, serve
+from durasumi.workers.codec import create_keyring_file
+from durasumi.workers.devserver import DevServer, DevServerError
+from durasumi.workers.settings import Settings
 
 # llm-qa fails at its LLM call, naming the settings, until DURASUMI_LLM_* are set;
 # gpu-batch needs the ray extra and starts a local Ray on its first chunk.
 EXAMPLE_AGENTS = [
-    "examples.trip_planner:TripPlanner",
-    "examples.batch_report:BatchReport",
-    "examples.llm_qa:LlmQa",
-    "examples.gpu_batch:GpuBatch",
+    "durasumi.examples.trip_planner:TripPlanner",
+    "durasumi.examples.batch_report:BatchReport",
+    "durasumi.examples.llm_qa:LlmQa",
+    "durasumi.examples.gpu_batch:GpuBatch",
 ]
 
 

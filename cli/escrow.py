@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.context import get_ctx, run
-from cli.output import BAD_INPUT, FAILURE, console, fail, print_json
-from workers import jobs
-from workers.settings import Settings
-from workflows.escrow_models import EscrowView, PaymentRequest
-from workflows.models import JobView
+from durasumi.cli.context import get_ctx, run
+from durasumi.cli.output import BAD_INPUT, FAILURE, console, fail, print_json
+from durasumi.client import jobs
+from durasumi.workers.settings import Settings
+from durasumi.workflows.escrow_models import EscrowView, PaymentRequest
+from durasumi.workflows.models import JobView
 
 JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -100,8 +100,8 @@ def pay(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     async def go() -> None:
         view = await jobs.job_view(await c.client(), job_id)
         request = _payment_request(view, _escrow_of(view))
-        from activities.escrow.dev import dev_escrow  # pycardano only for this command
-        from activities.escrow.errors import EscrowError
+        from durasumi.activities.escrow.dev import dev_escrow  # pycardano only for this command
+        from durasumi.activities.escrow.errors import EscrowError
 
         dev = dev_escrow(c.settings.home / "escrow")
         try:

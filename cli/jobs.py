@@ -11,13 +11,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.context import get_ctx, run
-from cli.escrow import escrow_unavailable
-from cli.output import BAD_INPUT, FAILURE, console, fail, print_json
-from cli.render import event_line, form_panel, view_panel
-from workers import jobs
-from workflows.escrow_models import EscrowTerms
-from workflows.models import CancelRequest, JobStatus, PaymentPlan, Submission
+from durasumi.cli.context import get_ctx, run
+from durasumi.cli.escrow import escrow_unavailable
+from durasumi.cli.output import BAD_INPUT, FAILURE, console, fail, print_json
+from durasumi.cli.render import event_line, form_panel, view_panel
+from durasumi.client import jobs
+from durasumi.workflows.escrow_models import EscrowTerms
+from durasumi.workflows.models import CancelRequest, JobStatus, PaymentPlan, Submission
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from activities.keys import KeyStore, Role
-from cli.context import get_ctx
-from cli.output import BAD_INPUT, console, err_console, fail, print_json
+from durasumi.cli.context import get_ctx
+from durasumi.cli.output import BAD_INPUT, console, err_console, fail, print_json
+from durasumi.db.keys import KeyStore, Role
 
 app = typer.Typer(help="API keys for the HTTP facade (stored hashed).", no_args_is_help=True)
 

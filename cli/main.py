@@ -7,13 +7,13 @@ import sys
 
 import typer
 
-from cli import db, deploy, jobs, keys
-from cli.agents import agents
-from cli.context import get_ctx
-from cli.dev import dev
-from cli.escrow import escrow, pay
-from cli.serve import api
-from cli.worker import worker
+from durasumi.cli import db, deploy, jobs, keys
+from durasumi.cli.agents import agents
+from durasumi.cli.context import get_ctx
+from durasumi.cli.dev import dev
+from durasumi.cli.escrow import escrow, pay
+from durasumi.cli.serve import api
+from durasumi.cli.worker import worker
 
 app = typer.Typer(
     name="durasumi",

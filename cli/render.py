@@ -7,7 +7,7 @@ import json
 from rich.panel import Panel
 from rich.table import Table
 
-from workflows.models import EventKind, FormRequest, JobEvent, JobStatus, JobView
+from durasumi.workflows.models import EventKind, FormRequest, JobEvent, JobStatus, JobView
 
 __all__ = ["event_line", "form_panel", "view_panel"]
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from cli.context import get_ctx
+from durasumi.cli.context import get_ctx
 
 
 def api(
@@ -21,7 +21,7 @@ def api(
     """Serve the HTTP facade (MIP-003 per agent, jobs, agents) with uvicorn."""
     s = get_ctx(ctx).settings
     uvicorn.run(
-        "api.app:create_app",
+        "durasumi.api.app:create_app",
         factory=True,
         host=host or s.api_host,
         port=port or s.api_port,

@@ -12,16 +12,16 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
 
-from activities.gpu import GpuActivities
-from activities.llm import LlmActivities
-from cli.context import Ctx, get_ctx, run
-from cli.output import BAD_INPUT, console, fail
-from workers.agents import AgentSpecError, describe, load_agent
-from workers.deployments import worker_version
-from workers.escrow import EscrowConfigError, escrow_activities
-from workers.run import agent_worker, platform_worker, run_until_stopped
-from workers.telemetry import Telemetry, TelemetryError
-from workflows.agent import AgentWorkflow
+from durasumi.activities.gpu import GpuActivities
+from durasumi.activities.llm import LlmActivities
+from durasumi.cli.context import Ctx, get_ctx, run
+from durasumi.cli.output import BAD_INPUT, console, fail
+from durasumi.workers.agents import AgentSpecError, describe, load_agent
+from durasumi.workers.deployments import worker_version
+from durasumi.workers.escrow import EscrowConfigError, escrow_activities
+from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped
+from durasumi.workers.telemetry import Telemetry, TelemetryError
+from durasumi.workflows.agent import AgentWorkflow
 
 AgentOpt = Annotated[
     list[str] | None,
@@ -94,7 +94,7 @@ async def serve(
 
 
 def _api_server(c: Ctx, client: Client, telemetry: Telemetry) -> uvicorn.Server:
-    from api.app import create_app  # only the dev stack and `durasumi api` need FastAPI
+    from durasumi.api.app import create_app  # only the dev stack and `durasumi api` need FastAPI
 
     s = c.settings
     config = uvicorn.Config(

@@ -13,9 +13,9 @@ from datetime import timedelta
 from pydantic import BaseModel, JsonValue
 from temporalio import activity, workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 
 class Chunk(BaseModel):

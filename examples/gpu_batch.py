@@ -14,12 +14,12 @@ from __future__ import annotations
 from pydantic import JsonValue
 from temporalio import workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 with workflow.unsafe.imports_passed_through():
-    from activities.gpu import RayTask, RayTaskResult
+    from durasumi.activities.gpu import RayTask, RayTaskResult
 
 MAX_CHUNKS = 64
 
@@ -54,7 +54,7 @@ class GpuBatch(AgentWorkflow):
         tasks = [
             self.gpu(
                 RayTask(
-                    function="examples.gpu_work:score",
+                    function="durasumi.examples.gpu_work:score",
                     args=[start, min(size, items - start), work],
                     num_gpus=gpus,
                 )

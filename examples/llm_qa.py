@@ -12,9 +12,9 @@ from datetime import timedelta
 from pydantic import JsonValue
 from temporalio import workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 QUESTION = Form(
     id="question",

@@ -11,9 +11,9 @@ from datetime import timedelta
 from pydantic import BaseModel, JsonValue
 from temporalio import activity, workflow
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form, ShowWhen
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form, ShowWhen
+from durasumi.workflows.models import AgentRunInput
 
 
 class PlanRequest(BaseModel):

@@ -9,12 +9,12 @@ from pydantic import BaseModel, JsonValue
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 with workflow.unsafe.imports_passed_through():
-    from activities.gpu import RayJob, RayTask
+    from durasumi.activities.gpu import RayJob, RayTask
 
 # Short heartbeats and retries, so tests see cancellations and retries within seconds.
 HEARTBEAT = timedelta(seconds=2)

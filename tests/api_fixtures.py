@@ -15,13 +15,13 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from activities.keys import KeyStore, Role
-from activities.registry import Registry
-from api.app import create_app
+from durasumi.api.app import create_app
+from durasumi.db.keys import KeyStore, Role
+from durasumi.db.registry import Registry
+from durasumi.workers.devserver import free_port
+from durasumi.workers.settings import Settings
+from durasumi.workers.telemetry import Telemetry
 from tests.conftest import Stack
-from workers.devserver import free_port
-from workers.settings import Settings
-from workers.telemetry import Telemetry
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

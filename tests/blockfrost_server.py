@@ -32,7 +32,7 @@ from pycardano import (
     plutus_script_hash,
 )
 
-from activities.escrow.offline.ledger import GENESIS_TX, Ledger, LedgerError, ref
+from durasumi.activities.escrow.offline.ledger import GENESIS_TX, Ledger, LedgerError, ref
 
 __all__ = ["BlockfrostServer"]
 

@@ -18,16 +18,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.registry import AgentRecord, Registry
-from examples.batch_report import BatchReport
-from examples.trip_planner import TripPlanner
+from durasumi.client import jobs
+from durasumi.db.registry import AgentRecord, Registry
+from durasumi.examples.batch_report import BatchReport
+from durasumi.examples.trip_planner import TripPlanner
+from durasumi.workers.agents import describe
+from durasumi.workers.devserver import DevServer, free_port
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.models import JobStatus, JobView
 from tests.agents import BrokenAgent, CounterAgent
-from workers import jobs
-from workers.agents import describe
-from workers.devserver import DevServer, free_port
-from workers.run import agent_worker, platform_worker
-from workflows.agent import AgentWorkflow
-from workflows.models import JobStatus, JobView
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS: list[type[AgentWorkflow]] = [TripPlanner, BatchReport, CounterAgent, BrokenAgent]
@@ -158,7 +158,7 @@ async def run_cli(stack: Stack, *args: str, timeout: float = 60.0) -> tuple[int,
     """Run `durasumi ARGS` in a subprocess against ``stack``: (exit code, stdout, stderr)."""
     env = stack.env() | {"COLUMNS": "200", "NO_COLOR": "1"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args,
+        sys.executable, "-m", "durasumi.cli.main", *args,
         cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

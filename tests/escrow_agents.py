@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.agent import AgentWorkflow
-from workflows.forms import Field, Form
-from workflows.models import AgentRunInput
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.forms import Field, Form
+from durasumi.workflows.models import AgentRunInput
 
 HOLD = Form(id="hold", title="Hold", fields=[Field.text("text", "Anything", min=1)])
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from examples.trip_planner import TripPlanner
-from workers.agents import describe
-from workers.devserver import DevServer, free_port
-from workers.jobs import job_view, start_job, submit_form
-from workers.run import agent_worker, platform_worker
-from workflows.ids import child_workflow_id
-from workflows.models import JobStatus, Submission
+from durasumi.client.jobs import job_view, start_job, submit_form
+from durasumi.examples.trip_planner import TripPlanner
+from durasumi.workers.agents import describe
+from durasumi.workers.devserver import DevServer, free_port
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows.ids import child_workflow_id
+from durasumi.workflows.models import JobStatus, Submission
 
 ANSWERS = [
     {"adults": 2, "children": True, "children_ages": "4, 7"},

@@ -19,10 +19,10 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from durasumi.workers.devserver import DevServer
+from durasumi.workflows import search
 from tests.api_fixtures import Api, serve_api
 from tests.conftest import running_stack
-from workers.devserver import DevServer
-from workflows import search
 
 
 async def fresh_namespace(client: Client, address: str) -> Client:

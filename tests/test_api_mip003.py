@@ -6,9 +6,9 @@ import asyncio
 import secrets
 import time
 
-from activities.signing import verify
+from durasumi.db.signing import verify
+from durasumi.workflows.ids import canonical_json, input_hash, result_hash
 from tests.api_fixtures import Api
-from workflows.ids import canonical_json, input_hash, result_hash
 
 STATUSES = {"awaiting_payment", "awaiting_input", "running", "completed", "failed"}
 START_FIELDS = {

@@ -21,19 +21,19 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.escrow.dev import DevEscrow, dev_escrow
-from activities.escrow.port import EscrowActivities
-from activities.registry import Registry
-from cli.escrow import _payment_request
+from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.cli.escrow import _payment_request
+from durasumi.client import jobs
+from durasumi.db.registry import Registry
+from durasumi.workers.agents import describe
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows.escrow_models import EscrowAction, EscrowState
+from durasumi.workflows.models import EventKind, JobStatus
 from tests.api_fixtures import Api, serve_api
 from tests.conftest import Stack
 from tests.escrow_agents import PaidEcho
 from tests.test_escrow_saga import env  # noqa: F401  (the time-skipping server fixture)
-from workers import jobs
-from workers.agents import describe
-from workers.run import agent_worker, platform_worker
-from workflows.escrow_models import EscrowAction, EscrowState
-from workflows.models import EventKind, JobStatus
 
 PRICE = 25_000_000
 HOUR_MS = 3_600_000

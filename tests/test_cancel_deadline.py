@@ -7,10 +7,10 @@ from pathlib import Path
 
 from temporalio.client import WorkflowExecutionStatus
 
+from durasumi.client import jobs
+from durasumi.workflows.ids import child_workflow_id
+from durasumi.workflows.models import CancelRequest, EventKind, JobStatus, Submission
 from tests.conftest import Stack
-from workers import jobs
-from workflows.ids import child_workflow_id
-from workflows.models import CancelRequest, EventKind, JobStatus, Submission
 
 
 def trace_lines(path: Path) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+from durasumi.client import jobs
+from durasumi.workflows.models import JobStatus
 from tests.conftest import Stack, run_cli
-from workers import jobs
-from workflows.models import JobStatus
 
 
 async def start_json(stack: Stack, *args: str) -> dict:
@@ -111,8 +111,8 @@ async def test_bad_input_exits_2_with_one_line(stack: Stack) -> None:
         ("list", "--status", "sleeping"),
         ("watch", "job-x", "--from", "-1"),
         ("worker",),
-        ("worker", "--agent", "examples.trip_planner"),
-        ("worker", "--agent", "examples.trip_planner:Nope"),
+        ("worker", "--agent", "durasumi.examples.trip_planner"),
+        ("worker", "--agent", "durasumi.examples.trip_planner:Nope"),
     ]
     for args in cases:
         code, _, err = await run_cli(stack, *args)

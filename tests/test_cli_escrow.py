@@ -18,17 +18,17 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.escrow.dev import DevEscrow, dev_escrow
-from activities.escrow.port import EscrowActivities
-from activities.registry import AgentRecord, Registry
+from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.client import jobs
+from durasumi.db.registry import AgentRecord, Registry
+from durasumi.workers.agents import describe
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows.escrow_models import EscrowState, EscrowTerms
+from durasumi.workflows.models import JobStatus, JobView, PaymentPlan
 from tests.conftest import Stack, run_cli
 from tests.escrow_agents import PaidEcho
 from tests.test_escrow_saga import env  # noqa: F401  (the time-skipping server fixture)
-from workers import jobs
-from workers.agents import describe
-from workers.run import agent_worker, platform_worker
-from workflows.escrow_models import EscrowState, EscrowTerms
-from workflows.models import JobStatus, JobView, PaymentPlan
 
 PRICE = 12_000_000
 

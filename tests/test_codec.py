@@ -23,12 +23,9 @@ from temporalio.client import Client
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.worker import Worker
 
-from tests.agents import CounterAgent
-from tests.api_fixtures import Api, serve_api
-from tests.conftest import ROOT, Stack
-from workers import jobs
-from workers.agents import describe
-from workers.codec import (
+from durasumi.client import jobs
+from durasumi.workers.agents import describe
+from durasumi.workers.codec import (
     ENCODING,
     KEY_ID,
     CodecError,
@@ -38,10 +35,13 @@ from workers.codec import (
     create_keyring_file,
     data_converter,
 )
-from workers.devserver import DevServer
-from workers.run import agent_worker, platform_worker
-from workers.settings import Settings
-from workflows.models import JobStatus, Submission
+from durasumi.workers.devserver import DevServer
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workers.settings import Settings
+from durasumi.workflows.models import JobStatus, Submission
+from tests.agents import CounterAgent
+from tests.api_fixtures import Api, serve_api
+from tests.conftest import ROOT, Stack
 
 PLAIN = Payload(metadata={"encoding": b"json/plain", "x-extra": b"kept"}, data=b'{"a": "hello"}')
 CHILD = "job-counter-" + "ab" * 12 + "-agent"
@@ -162,7 +162,7 @@ def test_keys_from_a_file_and_from_settings(tmp_path: Path) -> None:
 async def test_cli_names_a_bad_key_in_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "DURASUMI_HOME": str(tmp_path), "DURASUMI_CODEC_KEYS": "k1:abc"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "agents", cwd=ROOT, env=env,
+        sys.executable, "-m", "durasumi.cli.main", "agents", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)

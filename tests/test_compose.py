@@ -36,14 +36,14 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from cli.dev import EXAMPLE_AGENTS
-from cli.main import app
+from durasumi.cli.dev import EXAMPLE_AGENTS
+from durasumi.cli.main import app
+from durasumi.workers.agents import load_agent
+from durasumi.workers.devserver import DevServer, free_port, temporal_binary
+from durasumi.workers.run import GRACEFUL_SHUTDOWN
+from durasumi.workers.settings import Settings
+from durasumi.workflows import search
 from tests.conftest import ROOT
-from workers.agents import load_agent
-from workers.devserver import DevServer, free_port, temporal_binary
-from workers.run import GRACEFUL_SHUTDOWN
-from workers.settings import Settings
-from workflows import search
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -324,7 +324,7 @@ def test_the_migration_one_shot_migrates(tmp_path: Path) -> None:
     env = {**os.environ, "DURASUMI_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(ROOT)}
     argv = command(service)
     assert argv[:3] == ["durasumi", "db", "upgrade"]
-    argv = [sys.executable, "-m", "cli.main", *argv[1:]]
+    argv = [sys.executable, "-m", "durasumi.cli.main", *argv[1:]]
     done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "app database at revision" in done.stdout

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from sqlalchemy import inspect
 
-from activities.db import engine_for, migrate
-from activities.keys import KeyStore, Role
-from activities.registry import AgentRecord, Registry
+from durasumi.db.engine import engine_for, migrate
+from durasumi.db.keys import KeyStore, Role
+from durasumi.db.registry import AgentRecord, Registry
 from tests.api_fixtures import PG_ADMIN
 
 
@@ -81,7 +81,7 @@ def empty_pg() -> Iterator[str]:
 def test_db_upgrade_from_several_processes_at_once(empty_pg: str) -> None:
     """API replicas and workers starting together on PostgreSQL take turns on the migration."""
     env = {**os.environ, "DURASUMI_DATABASE_URL": empty_pg}
-    argv = [sys.executable, "-m", "cli.main", "db", "upgrade"]
+    argv = [sys.executable, "-m", "durasumi.cli.main", "db", "upgrade"]
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
@@ -94,7 +94,7 @@ def test_db_upgrade_from_several_processes_at_once(empty_pg: str) -> None:
 
 def test_db_upgrade_names_an_unreachable_database() -> None:
     env = {**os.environ, "DURASUMI_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
-    argv = [sys.executable, "-m", "cli.main", "db", "upgrade"]
+    argv = [sys.executable, "-m", "durasumi.cli.main", "db", "upgrade"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]

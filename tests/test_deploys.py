@@ -17,20 +17,20 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
 
-from tests.conftest import ROOT, Stack, lines, run_cli
-from tests.deploy_agents import UpgradeV1, UpgradeV2
-from workers import jobs
-from workers.agents import describe
-from workers.deployments import (
+from durasumi.client import jobs
+from durasumi.workers.agents import describe
+from durasumi.workers.deployments import (
     describe_deployment,
     pinned_running,
     set_current_version,
     worker_version,
 )
-from workers.run import agent_worker, platform_worker
-from workers.settings import Settings
-from workflows.agent import AgentWorkflow
-from workflows.models import JobStatus, Submission
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workers.settings import Settings
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.models import JobStatus, Submission
+from tests.conftest import ROOT, Stack, lines, run_cli
+from tests.deploy_agents import UpgradeV1, UpgradeV2
 
 
 @asynccontextmanager
@@ -119,7 +119,7 @@ async def test_worker_and_deploy_commands(stack: Stack, tmp_path: Path) -> None:
         UpgradeV1, task_queue=f"{prefix}-upgrade-demo", vendor="tests"
     )
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "worker", "--agent", "tests.deploy_agents:UpgradeV1",
+        sys.executable, "-m", "durasumi.cli.main", "worker", "--agent", "tests.deploy_agents:UpgradeV1",
         "--deployment", deployment, "--build-id", "v1",
         cwd=ROOT, env=stack.env() | {"DURASUMI_AGENT_QUEUE_PREFIX": prefix},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

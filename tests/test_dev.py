@@ -10,8 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from durasumi.workers.devserver import free_port
 from tests.conftest import ROOT
-from workers.devserver import free_port
 
 
 class Dev:
@@ -33,7 +33,7 @@ class Dev:
             "DURASUMI_TEMPORAL_ADDRESS": f"127.0.0.1:{self.env['DURASUMI_DEV_TEMPORAL_PORT']}"
         }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cli.main", *args, cwd=ROOT, env=env,
+            sys.executable, "-m", "durasumi.cli.main", *args, cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -41,7 +41,7 @@ class Dev:
 
     async def start(self) -> str:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cli.main", "dev", cwd=ROOT, env=self.env,
+            sys.executable, "-m", "durasumi.cli.main", "dev", cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         assert self.proc.stdout is not None

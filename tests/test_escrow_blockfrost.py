@@ -19,24 +19,23 @@ from pycardano import Network, RedeemerTag, TransactionBuilder, TransactionOutpu
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
-from activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
-from activities.escrow.chain import DirectChainBackend
-from activities.escrow.errors import (
+from durasumi.activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
+from durasumi.activities.escrow.chain import DirectChainBackend
+from durasumi.activities.escrow.errors import (
     ESCROW_NOT_YET,
     ESCROW_REJECTED,
     ESCROW_UNAVAILABLE,
     EscrowError,
 )
-from activities.escrow.offline.ledger import Ledger
-from activities.escrow.offline.script_context import redeemer_list
-from activities.escrow.plutus import Constr
-from activities.escrow.port import EscrowActivities
-from activities.escrow.script import Action, EscrowParams, applied_script, script_address
-from activities.escrow.wallet import Wallet
-from tests.blockfrost_server import BlockfrostServer
-from workers.escrow import EscrowConfigError, escrow_activities
-from workers.settings import Settings
-from workflows.escrow_models import (
+from durasumi.activities.escrow.offline.ledger import Ledger
+from durasumi.activities.escrow.offline.script_context import redeemer_list
+from durasumi.activities.escrow.plutus import Constr
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.activities.escrow.script import Action, EscrowParams, applied_script, script_address
+from durasumi.activities.escrow.wallet import Wallet
+from durasumi.workers.escrow import EscrowConfigError, escrow_activities
+from durasumi.workers.settings import Settings
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStep,
@@ -44,6 +43,7 @@ from workflows.escrow_models import (
     PaymentRequest,
     PaymentRequestInput,
 )
+from tests.blockfrost_server import BlockfrostServer
 
 ADA = 1_000_000
 PRICE = 20 * ADA

@@ -31,17 +31,17 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.escrow.dev import BUYER_FUNDS, SELLER_FUNDS, DevEscrow, dev_escrow
-from activities.escrow.offline.ledger import TxRecord
-from activities.escrow.script import Action
+from durasumi.activities.escrow.dev import BUYER_FUNDS, SELLER_FUNDS, DevEscrow, dev_escrow
+from durasumi.activities.escrow.offline.ledger import TxRecord
+from durasumi.activities.escrow.script import Action
+from durasumi.client import jobs
+from durasumi.workers.agents import describe
+from durasumi.workers.run import agent_worker
+from durasumi.workflows.escrow_models import EscrowAction, EscrowState, EscrowTerms
+from durasumi.workflows.models import EventKind, JobStatus, PaymentPlan
 from tests.conftest import ROOT
 from tests.escrow_agents import PaidEcho
 from tests.test_escrow_saga import env  # noqa: F401  (the time-skipping server fixture)
-from workers import jobs
-from workers.agents import describe
-from workers.run import agent_worker
-from workflows.escrow_models import EscrowAction, EscrowState, EscrowTerms
-from workflows.models import EventKind, JobStatus, PaymentPlan
 
 PRICE = 30_000_000
 CONFIRMATIONS = 4  # at one block a second: ~3 s between acceptance and the activity's end
@@ -58,7 +58,7 @@ class Crashes:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker", "--platform"],
+            [sys.executable, "-m", "durasumi.cli.main", "worker", "--platform"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.procs.append(proc)

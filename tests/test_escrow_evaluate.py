@@ -11,12 +11,12 @@ import uplc.ast as u
 from uplc.cost_model import Budget
 from uplc.machine import Machine
 
-from activities.escrow.dev import dev_escrow
-from activities.escrow.offline import evaluate as evaluate_module
-from activities.escrow.offline import ledger as ledger_module
-from activities.escrow.offline.ledger import Ledger
-from activities.escrow.plutus import deep_recursion, to_uplc
-from workflows.escrow_models import EscrowAction, EscrowTerms, PaymentRequestInput
+from durasumi.activities.escrow.dev import dev_escrow
+from durasumi.activities.escrow.offline import evaluate as evaluate_module
+from durasumi.activities.escrow.offline import ledger as ledger_module
+from durasumi.activities.escrow.offline.ledger import Ledger
+from durasumi.activities.escrow.plutus import deep_recursion, to_uplc
+from durasumi.workflows.escrow_models import EscrowAction, EscrowTerms, PaymentRequestInput
 
 PRICE = 20_000_000
 

@@ -7,12 +7,12 @@ import time
 import pytest
 from pycardano import Redeemer, TransactionBuilder, TransactionOutput, Value
 
-from activities.escrow.chain import DirectChainBackend
-from activities.escrow.dev import DevEscrow, dev_escrow
-from activities.escrow.errors import EscrowError
-from activities.escrow.offline.ledger import Ledger, LedgerError
-from activities.escrow.script import Action, State
-from workflows.escrow_models import (
+from durasumi.activities.escrow.chain import DirectChainBackend
+from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
+from durasumi.activities.escrow.errors import EscrowError
+from durasumi.activities.escrow.offline.ledger import Ledger, LedgerError
+from durasumi.activities.escrow.script import Action, State
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowTerms,

@@ -17,18 +17,17 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.escrow.dev import DevEscrow, dev_escrow
-from activities.escrow.errors import ESCROW_UNAVAILABLE, EscrowError
-from activities.escrow.port import EscrowActivities, EscrowBackend
-from activities.escrow.script import Action
-from activities.registry import AgentRecord, Registry
-from tests.escrow_agents import PaidEcho
-from workers import jobs
-from workers.agents import describe
-from workers.devserver import temporal_binary
-from workers.run import agent_worker, platform_worker
-from workflows import search
-from workflows.escrow_models import (
+from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
+from durasumi.activities.escrow.errors import ESCROW_UNAVAILABLE, EscrowError
+from durasumi.activities.escrow.port import EscrowActivities, EscrowBackend
+from durasumi.activities.escrow.script import Action
+from durasumi.client import jobs
+from durasumi.db.registry import AgentRecord, Registry
+from durasumi.workers.agents import describe
+from durasumi.workers.devserver import temporal_binary
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workflows import search
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStatus,
@@ -36,8 +35,9 @@ from workflows.escrow_models import (
     PaymentRequest,
     PaymentRequestInput,
 )
-from workflows.ids import child_workflow_id
-from workflows.models import CancelRequest, EventKind, JobStatus, JobView, PaymentPlan
+from durasumi.workflows.ids import child_workflow_id
+from durasumi.workflows.models import CancelRequest, EventKind, JobStatus, JobView, PaymentPlan
+from tests.escrow_agents import PaidEcho
 
 PRICE = 20_000_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pycardano import PlutusV3Script, plutus_script_hash
 
-from activities.escrow.script import HASH_FILE, SCRIPT_FILE, compile_contract
+from durasumi.activities.escrow.script import HASH_FILE, SCRIPT_FILE, compile_contract
 
 
 def test_recompiling_gives_the_committed_bytes_and_hash() -> None:

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.escrow.errors import (
+from durasumi.activities.escrow.errors import (
     ESCROW_CONFLICT,
     ESCROW_NOT_YET,
     ESCROW_REJECTED,
@@ -28,15 +28,12 @@ from activities.escrow.errors import (
     ESCROW_UNSUPPORTED,
     EscrowError,
 )
-from activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
-from activities.escrow.port import EscrowActivities
-from tests.conftest import ROOT, wait_until
-from tests.masumi_service import MINUTE, SCRIPT_ADDRESS, SELLER_VKEY, MasumiService
-from tests.test_escrow_saga import PRICE, Paid, actions, env, paid_stack  # noqa: F401  (env: fixture)
-from workers import jobs
-from workers.escrow import EscrowConfigError, escrow_activities
-from workers.settings import Settings
-from workflows.escrow_models import (
+from durasumi.activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.client import jobs
+from durasumi.workers.escrow import EscrowConfigError, escrow_activities
+from durasumi.workers.settings import Settings
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStep,
@@ -44,7 +41,10 @@ from workflows.escrow_models import (
     PaymentRequest,
     PaymentRequestInput,
 )
-from workflows.models import JobStatus
+from durasumi.workflows.models import JobStatus
+from tests.conftest import ROOT, wait_until
+from tests.masumi_service import MINUTE, SCRIPT_ADDRESS, SELLER_VKEY, MasumiService
+from tests.test_escrow_saga import PRICE, Paid, actions, env, paid_stack  # noqa: F401  (env: fixture)
 
 AGENT_ID = "0c2912d4088fbc6a0c725dbe5233735821109bd741acfa9f13902302" + "6d61737465"
 RESULT = "ab" * 32
@@ -491,7 +491,7 @@ async def test_worker_names_the_missing_setting(
         "COLUMNS": "200",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "worker", "--platform",
+        sys.executable, "-m", "durasumi.cli.main", "worker", "--platform",
         cwd=tmp_path, env=environ,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

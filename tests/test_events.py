@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from durasumi.client import jobs
+from durasumi.workflows.models import EventKind, JobEvent, JobStatus
 from tests.conftest import Stack
-from workers import jobs
-from workflows.models import EventKind, JobEvent, JobStatus
 
 
 async def collect(
@@ -54,8 +54,8 @@ async def test_events_arrive_while_the_job_runs(stack: Stack) -> None:
 
 
 async def test_agent_events_out_of_order_are_kept_and_redeliveries_dropped(stack: Stack) -> None:
-    from workflows.job import JobWorkflow
-    from workflows.models import AgentEvent
+    from durasumi.workflows.job import JobWorkflow
+    from durasumi.workflows.models import AgentEvent
 
     started = await stack.start("trip-planner", {"destination": "Bonn"})
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from workflows.forms import (
+from durasumi.workflows.forms import (
     Field,
     FieldData,
     FieldError,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from temporalio.common import WorkflowIDReusePolicy
 
+from durasumi.client import jobs
+from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.models import EventKind, JobStatus, Submission
 from tests.conftest import Stack
-from workers import jobs
-from workflows.job import JobWorkflow
-from workflows.models import EventKind, JobStatus, Submission
 
 
 async def test_trip_planner_conversation(stack: Stack) -> None:
@@ -111,7 +111,7 @@ async def test_start_is_idempotent(stack: Stack) -> None:
 async def test_input_is_validated_before_start(stack: Stack) -> None:
     import pytest
 
-    from workflows.forms import FormValidationError
+    from durasumi.workflows.forms import FormValidationError
 
     with pytest.raises(FormValidationError) as info:
         await stack.start("batch-report", {"chunks": 0, "bogus": 1})

@@ -12,15 +12,15 @@ from contextlib import AbstractAsyncContextManager
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from activities.llm import LlmActivities, LlmSettings
-from examples.llm_qa import LlmQa
+from durasumi.activities.llm import LlmActivities, LlmSettings
+from durasumi.client import jobs
+from durasumi.examples.llm_qa import LlmQa
+from durasumi.workers.settings import Settings
+from durasumi.workflows.ids import child_workflow_id
+from durasumi.workflows.models import CancelRequest, EventKind, JobStatus, Submission
 from tests.ai_agents import LlmProbe
 from tests.conftest import Stack
 from tests.fake_llm import FakeLLM, Reply
-from workers import jobs
-from workers.settings import Settings
-from workflows.ids import child_workflow_id
-from workflows.models import CancelRequest, EventKind, JobStatus, Submission
 
 
 @pytest.fixture

@@ -21,22 +21,22 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
-from activities.escrow.dev import dev_escrow
-from activities.escrow.port import EscrowActivities
-from activities.registry import Registry
+from durasumi.activities.escrow.dev import dev_escrow
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.client import jobs
+from durasumi.client.connect import connect
+from durasumi.db.registry import Registry
+from durasumi.workers.agents import describe
+from durasumi.workers.devserver import DevServer, free_port
+from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workers.settings import Settings
+from durasumi.workers.telemetry import TelemetryError, metrics_runtime
+from durasumi.workflows.escrow_models import EscrowState
+from durasumi.workflows.models import JobStatus, Submission
 from tests.api_fixtures import Api, serve_api
 from tests.conftest import ROOT, Stack, running_stack
 from tests.escrow_agents import PaidEcho
 from tests.test_escrow_saga import Paid, env  # noqa: F401  (env: the time-skipping server)
-from workers import jobs
-from workers.agents import describe
-from workers.client import connect
-from workers.devserver import DevServer, free_port
-from workers.run import agent_worker, platform_worker
-from workers.settings import Settings
-from workers.telemetry import TelemetryError, metrics_runtime
-from workflows.escrow_models import EscrowState
-from workflows.models import JobStatus, Submission
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -200,7 +200,7 @@ async def test_job_counters_sdk_metrics_and_api_routes_move(
 
 
 async def test_api_metrics_can_be_turned_off(metered: Api) -> None:
-    from api.app import create_app
+    from durasumi.api.app import create_app
 
     settings = metered.settings.model_copy(update={"api_metrics": False})
     app = create_app(settings, metered.stack.client)
@@ -271,7 +271,7 @@ async def test_durasumi_worker_serves_metrics(stack: Stack, worker_env: dict[str
     port = worker_env["DURASUMI_METRICS_PORT"]
     queue = worker_env["DURASUMI_PLATFORM_TASK_QUEUE"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "worker", "--platform",
+        sys.executable, "-m", "durasumi.cli.main", "worker", "--platform",
         cwd=ROOT, env=worker_env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -287,7 +287,7 @@ async def test_durasumi_worker_serves_metrics(stack: Stack, worker_env: dict[str
         assert "temporal_" in text
         # A second worker on the same port: one clear line, exit 2.
         second = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cli.main", "worker", "--platform",
+            sys.executable, "-m", "durasumi.cli.main", "worker", "--platform",
             cwd=ROOT, env=worker_env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

@@ -16,9 +16,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from examples.trip_planner import TripPlanner
-from workers.run import workflow_runner
-from workflows.job import JobWorkflow
+from durasumi.examples.trip_planner import TripPlanner
+from durasumi.workers.run import workflow_runner
+from durasumi.workflows.job import JobWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "data" / "histories").glob("*.json"))
 

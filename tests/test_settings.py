@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from workers.client import connect_config
-from workers.settings import Settings
+from durasumi.client.connect import connect_config
+from durasumi.workers.settings import Settings
 
 PROFILES = Path(__file__).resolve().parent.parent / "temporal-config" / "profiles.toml"
 

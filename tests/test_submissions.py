@@ -8,16 +8,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from tests.conftest import Stack
-from workers import jobs
-from workflows.errors import (
+from durasumi.client import jobs
+from durasumi.workflows.errors import (
     INVALID_SUBMISSION,
     NO_PENDING_FORM,
     WRONG_FORM,
     field_errors_from_details,
 )
-from workflows.job import JobWorkflow
-from workflows.models import EventKind, JobStatus, Submission
+from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.models import EventKind, JobStatus, Submission
+from tests.conftest import Stack
 
 
 async def refused(stack: Stack, job_id: str, submission: Submission) -> ApplicationError:

@@ -13,12 +13,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from durasumi.client.connect import connect
+from durasumi.workers.devserver import DevServer
+from durasumi.workers.settings import Settings
+from durasumi.workers.telemetry import (
+    Telemetry,
+    TelemetryError,
+    tracer_provider,
+    tracing_interceptors,
+)
 from tests.api_fixtures import Api, serve_api
 from tests.conftest import running_stack, wait_until
-from workers.client import connect
-from workers.devserver import DevServer
-from workers.settings import Settings
-from workers.telemetry import Telemetry, TelemetryError, tracer_provider, tracing_interceptors
 
 
 @pytest.fixture

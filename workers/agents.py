@@ -6,9 +6,9 @@ import importlib
 
 from temporalio import workflow
 
-from activities.registry import AgentRecord
-from workflows.agent import AgentWorkflow
-from workflows.ids import validate_agent_name
+from durasumi.db.registry import AgentRecord
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.ids import validate_agent_name
 
 __all__ = ["AgentSpecError", "describe", "load_agent"]
 

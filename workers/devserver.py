@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflows.search import dev_server_args
+from durasumi.workflows.search import dev_server_args
 
 __all__ = ["DISPATCH_TUNING", "DevServer", "DevServerError", "free_port", "temporal_binary"]
 

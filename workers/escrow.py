@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from activities.escrow.port import EscrowActivities
-from workers.settings import Settings
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.workers.settings import Settings
 
 if TYPE_CHECKING:
-    from activities.escrow.chain import DirectChainBackend
-    from activities.escrow.masumi_service import MasumiServiceBackend
-    from activities.escrow.wallet import Wallet
+    from durasumi.activities.escrow.chain import DirectChainBackend
+    from durasumi.activities.escrow.masumi_service import MasumiServiceBackend
+    from durasumi.activities.escrow.wallet import Wallet
 
 __all__ = ["EscrowConfigError", "escrow_activities"]
 
@@ -36,7 +36,7 @@ def escrow_activities(settings: Settings) -> EscrowActivities | None:
         return EscrowActivities(blockfrost_backend(settings))
     if settings.escrow_backend == "masumi":
         return EscrowActivities(masumi_backend(settings))
-    from activities.escrow.dev import dev_escrow  # pycardano and uplc only where needed
+    from durasumi.activities.escrow.dev import dev_escrow  # pycardano and uplc only where needed
 
     dev = dev_escrow(
         settings.home / "escrow", block_ms=int(settings.escrow_offline_block_seconds * 1000)
@@ -48,8 +48,8 @@ def escrow_activities(settings: Settings) -> EscrowActivities | None:
 
 def blockfrost_backend(settings: Settings) -> DirectChainBackend:
     """The direct-chain backend through Blockfrost (escrow_backend=blockfrost)."""
-    from activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
-    from activities.escrow.chain import DirectChainBackend
+    from durasumi.activities.escrow.blockfrost import BlockfrostChain, EscrowDeployment
+    from durasumi.activities.escrow.chain import DirectChainBackend
 
     project = _need(settings, "blockfrost_project_id").get_secret_value()
     path = _need(settings, "escrow_deployment_file")
@@ -73,7 +73,10 @@ def blockfrost_backend(settings: Settings) -> DirectChainBackend:
 
 def masumi_backend(settings: Settings) -> MasumiServiceBackend:
     """The Masumi payment-service backend (escrow_backend=masumi)."""
-    from activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
+    from durasumi.activities.escrow.masumi_service import (
+        MasumiServiceBackend,
+        parse_agent_identifiers,
+    )
 
     url = _need(settings, "masumi_url")
     if not url.startswith(("http://", "https://")):
@@ -106,7 +109,7 @@ def _wallet(settings: Settings, name: str) -> Wallet:
     """A wallet from an existing .skey file (never created here: these are real funds)."""
     from pycardano import Network, PaymentSigningKey
 
-    from activities.escrow.wallet import Wallet
+    from durasumi.activities.escrow.wallet import Wallet
 
     path = _need(settings, name)
     network = Network.MAINNET if settings.cardano_network == "mainnet" else Network.TESTNET

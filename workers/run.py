@@ -16,11 +16,11 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 from uvicorn import Server
 
-from activities.escrow.port import EscrowActivities
-from activities.gpu import GpuActivities
-from activities.llm import LlmActivities, LlmSettings
-from workflows.agent import AgentWorkflow
-from workflows.job import JobWorkflow
+from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.activities.gpu import GpuActivities
+from durasumi.activities.llm import LlmActivities, LlmSettings
+from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.job import JobWorkflow
 
 __all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
 
@@ -52,7 +52,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     package is deterministic code only (no I/O, no clocks, no module state), so one shared
     import serves every run; vendor agent modules are still sandboxed as usual.
     """
-    restrictions = SandboxRestrictions.default.with_passthrough_modules("workflows")
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("durasumi")
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.gpu import RaySettings
-from activities.llm import LlmSettings
-from workers.deployments import check_build_id, check_deployment_name
+from durasumi.activities.gpu import RaySettings
+from durasumi.activities.llm import LlmSettings
+from durasumi.workers.deployments import check_build_id, check_deployment_name
 
 if TYPE_CHECKING:
-    from workers.codec import Keyring
+    from durasumi.workers.codec import Keyring
 
 __all__ = ["Settings"]
 
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     def signing_secret_bytes(self) -> bytes:
         """The master signing secret: the setting, else the dev file in ``home``."""
-        from activities.signing import load_or_create_secret
+        from durasumi.db.signing import load_or_create_secret
 
         if self.signing_secret is not None:
             return bytes.fromhex(self.signing_secret.get_secret_value())
@@ -221,7 +221,7 @@ class Settings(BaseSettings):
 
     def codec_keyring(self) -> Keyring | None:
         """The payload keyring (settings, plus the keys file), or None: payloads stay plain."""
-        from workers.codec import load_keyring
+        from durasumi.workers.codec import load_keyring
 
         default_file = self.home / "codec-keys.json"
         file = self.codec_keys_file or (default_file if default_file.exists() else None)

@@ -5,7 +5,7 @@ serves Prometheus text on ``DURASUMI_METRICS_HOST:DURASUMI_METRICS_PORT``; the S
 metrics (``temporal_request``, ``temporal_workflow_completed``, ...) and the job counters
 JobWorkflow records through ``workflow.metric_meter()`` (``workflows/metrics.py``) come out
 there. A runtime belongs to the clients connected with it, so the worker's client must be
-connected with this one (``workers.client.connect(runtime=...)``).
+connected with this one (``client.connect.connect(runtime=...)``).
 
 Traces (off unless DURASUMI_TRACING=on or an OTLP endpoint is set; needs the ``tracing``
 extra): one ``TracerProvider`` per process exporting OTLP/HTTP, and Temporal's
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from temporalio.client import Interceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from workers.settings import Settings
+from durasumi.workers.settings import Settings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

@@ -19,10 +19,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from workflows import job  # the two workflows signal each other; attributes resolve late
-from workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
-from workflows.forms import Form
-from workflows.models import (
+from durasumi.workflows import job  # the two workflows signal each other; attributes resolve late
+from durasumi.workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
+from durasumi.workflows.forms import Form
+from durasumi.workflows.models import (
     AgentEvent,
     AgentRunInput,
     EventKind,
@@ -32,8 +32,14 @@ from workflows.models import (
 )
 
 with workflow.unsafe.imports_passed_through():  # activity references and their models
-    from activities.gpu import GpuActivities, RayJob, RayJobResult, RayTask, RayTaskResult
-    from activities.llm import LLM_INVALID_OUTPUT, ChatMessage, LlmActivities, LlmRequest, LlmResult
+    from durasumi.activities.gpu import GpuActivities, RayJob, RayJobResult, RayTask, RayTaskResult
+    from durasumi.activities.llm import (
+        LLM_INVALID_OUTPUT,
+        ChatMessage,
+        LlmActivities,
+        LlmRequest,
+        LlmResult,
+    )
 
 __all__ = ["AgentWorkflow", "FormExpired"]
 
@@ -106,8 +112,8 @@ class AgentWorkflow:
 
     Example:
         >>> from temporalio import workflow
-        >>> from workflows.agent import AgentWorkflow
-        >>> from workflows.forms import Field, Form
+        >>> from durasumi.workflows.agent import AgentWorkflow
+        >>> from durasumi.workflows.forms import Field, Form
         >>> @workflow.defn(name="greeter")
         ... class Greeter(AgentWorkflow):
         ...     name = "greeter"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from workflows.forms import FieldError
+from durasumi.workflows.forms import FieldError
 
 __all__ = [
     "FORM_EXPIRED",

@@ -23,7 +23,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.escrow_models import (
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStatus,
@@ -35,14 +35,14 @@ from workflows.escrow_models import (
     PaymentRequestInput,
     WaitForFunds,
 )
-from workflows.models import JobInput, JobStatus
-from workflows.payment import PaymentHooks, Secured, Settled
+from durasumi.workflows.models import JobInput, JobStatus
+from durasumi.workflows.payment import PaymentHooks, Secured, Settled
 
 # The activity class is imported for its method references only. Its annotations name the
 # models outside the sandbox, so every result is re-read as the sandbox's model (_sandboxed).
 with workflow.unsafe.imports_passed_through():
-    from activities.escrow.errors import ESCROW_CONFLICT
-    from activities.escrow.port import EscrowActivities
+    from durasumi.activities.escrow.errors import ESCROW_CONFLICT
+    from durasumi.activities.escrow.port import EscrowActivities
 
 __all__ = ["EscrowPayment"]
 

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as _PydField
 
-from workflows.form_fields import (
+from durasumi.workflows.form_fields import (
     Field,
     FieldData,
     FieldError,

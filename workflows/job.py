@@ -14,11 +14,15 @@ from pydantic import JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
-from workflows import agent, metrics, search  # agent <-> job signal each other; resolved late
-from workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
-from workflows.forms import FieldError
-from workflows.ids import child_workflow_id, result_hash, result_text
-from workflows.models import (
+from durasumi.workflows import (  # agent <-> job signal each other; resolved late
+    agent,
+    metrics,
+    search,
+)
+from durasumi.workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
+from durasumi.workflows.forms import FieldError
+from durasumi.workflows.ids import child_workflow_id, result_hash, result_text
+from durasumi.workflows.models import (
     AgentEvent,
     AgentRunInput,
     CancelRequest,
@@ -34,7 +38,7 @@ from workflows.models import (
     SubmitResult,
     Usage,
 )
-from workflows.payment import payment_for
+from durasumi.workflows.payment import payment_for
 
 __all__ = ["JobWorkflow"]
 

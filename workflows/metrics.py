@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.models import JobStatus
+from durasumi.workflows.models import JobStatus
 
 __all__ = ["COUNTERS", "count_refund", "count_status"]
 

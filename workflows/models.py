@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
-from workflows.escrow_models import EscrowTerms, EscrowView
-from workflows.forms import FieldError, Form
-from workflows.terms import JobTerms
+from durasumi.workflows.escrow_models import EscrowTerms, EscrowView
+from durasumi.workflows.forms import FieldError, Form
+from durasumi.workflows.terms import JobTerms
 
 __all__ = [
     "AgentEvent",

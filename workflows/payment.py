@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, JsonValue
 
-from workflows.models import JobInput, JobStatus, PaymentPlan
+from durasumi.workflows.models import JobInput, JobStatus, PaymentPlan
 
 if TYPE_CHECKING:
-    from workflows.escrow_models import EscrowView
+    from durasumi.workflows.escrow_models import EscrowView
 
 __all__ = ["FreePayment", "PaymentHooks", "PaymentStep", "Secured", "Settled", "payment_for"]
 
@@ -88,4 +88,4 @@ def payment_for(plan: PaymentPlan, hooks: PaymentHooks | None = None) -> Payment
 
 # Last, because the saga imports this module's types; imported when workflows load, never lazily
 # (the sandbox warns about modules imported after the workflow's first load).
-from workflows.escrow_saga import EscrowPayment  # noqa: E402
+from durasumi.workflows.escrow_saga import EscrowPayment  # noqa: E402

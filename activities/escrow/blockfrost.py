@@ -57,16 +57,16 @@ from pycardano import (
 from pycardano.backend.blockfrost import BlockFrostChainContext
 from pydantic import BaseModel, Field
 
-from activities.escrow.chain import ChainOutput
-from activities.escrow.errors import (
+from durasumi.activities.escrow.chain import ChainOutput
+from durasumi.activities.escrow.errors import (
     ESCROW_REJECTED,
     ESCROW_UNAVAILABLE,
     EscrowError,
 )
-from activities.escrow.offline.ledger import parse_ref
-from activities.escrow.offline.script_context import redeemer_list, sorted_inputs
-from activities.escrow.plutus import Constr
-from activities.escrow.script import EscrowParams
+from durasumi.activities.escrow.offline.ledger import parse_ref
+from durasumi.activities.escrow.offline.script_context import redeemer_list, sorted_inputs
+from durasumi.activities.escrow.plutus import Constr
+from durasumi.activities.escrow.script import EscrowParams
 
 __all__ = ["BlockfrostChain", "EscrowDeployment"]
 

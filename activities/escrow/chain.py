@@ -32,7 +32,7 @@ from pycardano import (
 from pycardano.exception import PyCardanoException
 from temporalio import activity
 
-from activities.escrow.errors import (
+from durasumi.activities.escrow.errors import (
     ESCROW_CONFLICT,
     ESCROW_NOT_YET,
     ESCROW_REJECTED,
@@ -40,11 +40,11 @@ from activities.escrow.errors import (
     ESCROW_UNSUPPORTED,
     EscrowError,
 )
-from activities.escrow.offline.ledger import Ledger, LedgerError, parse_ref
-from activities.escrow.plutus import Constr
-from activities.escrow.script import Action, EscrowDatum, EscrowParams, State
-from activities.escrow.wallet import Wallet
-from workflows.escrow_models import (
+from durasumi.activities.escrow.offline.ledger import Ledger, LedgerError, parse_ref
+from durasumi.activities.escrow.plutus import Constr
+from durasumi.activities.escrow.script import Action, EscrowDatum, EscrowParams, State
+from durasumi.activities.escrow.wallet import Wallet
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStatus,

@@ -10,7 +10,7 @@ import logging
 
 from pycardano import PlutusV3Script, plutus_script_hash
 
-from activities.escrow.script import HASH_FILE, SCRIPT_FILE, compile_contract
+from durasumi.activities.escrow.script import HASH_FILE, SCRIPT_FILE, compile_contract
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.escrow.chain import DirectChainBackend, OfflineChain
-from activities.escrow.offline.ledger import Ledger
-from activities.escrow.script import EscrowParams, applied_script, script_address
-from activities.escrow.wallet import Wallet
-from workflows.escrow_models import EscrowAction, EscrowState, EscrowStatus, PaymentRequest
+from durasumi.activities.escrow.chain import DirectChainBackend, OfflineChain
+from durasumi.activities.escrow.offline.ledger import Ledger
+from durasumi.activities.escrow.script import EscrowParams, applied_script, script_address
+from durasumi.activities.escrow.wallet import Wallet
+from durasumi.workflows.escrow_models import EscrowAction, EscrowState, EscrowStatus, PaymentRequest
 
 __all__ = ["DevEscrow", "dev_escrow", "is_deployed"]
 

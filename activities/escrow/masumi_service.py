@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import httpx
 
-from activities.escrow.errors import (
+from durasumi.activities.escrow.errors import (
     ESCROW_CONFLICT,
     ESCROW_NOT_YET,
     ESCROW_REJECTED,
@@ -47,8 +47,8 @@ from activities.escrow.errors import (
     ESCROW_UNSUPPORTED,
     EscrowError,
 )
-from activities.escrow.port import step_done
-from workflows.escrow_models import (
+from durasumi.activities.escrow.port import step_done
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStatus,

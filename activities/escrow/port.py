@@ -15,8 +15,8 @@ from typing import Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.escrow.errors import ESCROW_CONFLICT, EscrowError
-from workflows.escrow_models import (
+from durasumi.activities.escrow.errors import ESCROW_CONFLICT, EscrowError
+from durasumi.workflows.escrow_models import (
     EscrowAction,
     EscrowState,
     EscrowStatus,

@@ -25,7 +25,7 @@ from pycardano import (
     plutus_script_hash,
 )
 
-from activities.escrow.plutus import (
+from durasumi.activities.escrow.plutus import (
     Constr,
     address_to_data,
     data_to_address,

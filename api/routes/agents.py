@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from pydantic import ValidationError
 
-from activities.keys import Role
-from activities.registry import AgentRecord
-from api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
-from api.schemas import AgentIn, AgentOut
-from workers import jobs
-from workflows.forms import Form
+from durasumi.api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
+from durasumi.api.schemas import AgentIn, AgentOut
+from durasumi.client import jobs
+from durasumi.db.keys import Role
+from durasumi.db.registry import AgentRecord
+from durasumi.workflows.forms import Form
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 

@@ -33,10 +33,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from activities.keys import Principal, Role
-from api.deps import Services, ServicesDep, require_roles
-from api.schemas import ErrorBody
-from workflows.forms import FieldError
+from durasumi.api.deps import Services, ServicesDep, require_roles
+from durasumi.api.schemas import ErrorBody
+from durasumi.db.keys import Principal, Role
+from durasumi.workflows.forms import FieldError
 
 __all__ = ["SESSION_COOKIE", "CodecCors", "CodecPayload", "CodecPayloads", "router"]
 

@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
-from activities.keys import Role
-from api.deps import CurrentPrincipal, ServicesDep, visible_job
-from api.schemas import CancelIn, InputIn, JobList, JobOut, JobRow
-from workers import jobs
-from workflows.models import CancelRequest, JobStatus, Submission, SubmitResult
+from durasumi.api.deps import CurrentPrincipal, ServicesDep, visible_job
+from durasumi.api.schemas import CancelIn, InputIn, JobList, JobOut, JobRow
+from durasumi.client import jobs
+from durasumi.db.keys import Role
+from durasumi.workflows.models import CancelRequest, JobStatus, Submission, SubmitResult
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

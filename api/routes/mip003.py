@@ -21,10 +21,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
-from activities.keys import Role
-from activities.registry import AgentRecord
-from api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles, visible_job
-from api.schemas import (
+from durasumi.api.deps import (
+    CurrentPrincipal,
+    ServicesDep,
+    agent_or_404,
+    require_roles,
+    visible_job,
+)
+from durasumi.api.schemas import (
     Availability,
     ProvideInputIn,
     ProvideInputOut,
@@ -32,12 +36,14 @@ from api.schemas import (
     StartJobOut,
     StatusOut,
 )
-from workers import jobs
-from workflows.escrow_models import EscrowTerms
-from workflows.forms import Form
-from workflows.ids import canonical_json, input_hash, result_text
-from workflows.models import JobStatus, JobView, PaymentPlan, Submission
-from workflows.terms import TermWindows, terms_for
+from durasumi.client import jobs
+from durasumi.db.keys import Role
+from durasumi.db.registry import AgentRecord
+from durasumi.workflows.escrow_models import EscrowTerms
+from durasumi.workflows.forms import Form
+from durasumi.workflows.ids import canonical_json, input_hash, result_text
+from durasumi.workflows.models import JobStatus, JobView, PaymentPlan, Submission
+from durasumi.workflows.terms import TermWindows, terms_for
 
 router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"])
 

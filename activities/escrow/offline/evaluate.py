@@ -30,7 +30,7 @@ from uplc.cost_model import (
 from uplc.machine import AST_TO_CEK_OP_MAP, ComputationResult, Machine, budget_cost_of_op_on_model
 from uplc.transformer.unique_variables import FreeVariableError, UniqueVariableTransformer
 
-from activities.escrow.plutus import deep_recursion, to_uplc
+from durasumi.activities.escrow.plutus import deep_recursion, to_uplc
 
 __all__ = ["Evaluation", "evaluate"]
 

@@ -59,15 +59,19 @@ from pycardano import (
 from pycardano.utils import fee as min_fee
 from pycardano.utils import min_lovelace_post_alonzo, script_data_hash
 
-from activities.escrow.offline.evaluate import evaluate
-from activities.escrow.offline.params import (
+from durasumi.activities.escrow.offline.evaluate import evaluate
+from durasumi.activities.escrow.offline.params import (
     SLOT_LENGTH_MS,
     SYSTEM_START_MS,
     genesis_parameters,
     protocol_parameters,
 )
-from activities.escrow.offline.script_context import redeemer_list, script_context, sorted_inputs
-from activities.escrow.plutus import Constr
+from durasumi.activities.escrow.offline.script_context import (
+    redeemer_list,
+    script_context,
+    sorted_inputs,
+)
+from durasumi.activities.escrow.plutus import Constr
 
 __all__ = ["Ledger", "LedgerError", "LedgerView", "TxRecord"]
 

@@ -22,7 +22,7 @@ from pycardano import (
 )
 from pycardano.hash import DatumHash
 
-from activities.escrow.plutus import Constr, PMap, address_to_data
+from durasumi.activities.escrow.plutus import Constr, PMap, address_to_data
 
 __all__ = ["redeemer_list", "script_context", "sorted_inputs"]
 

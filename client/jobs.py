@@ -30,12 +30,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.registry import AgentRecord
-from workflows import search
-from workflows.forms import Form
-from workflows.ids import input_hash, job_id_for
-from workflows.job import JobWorkflow
-from workflows.models import (
+from durasumi.db.registry import AgentRecord
+from durasumi.workflows import search
+from durasumi.workflows.forms import Form
+from durasumi.workflows.ids import input_hash, job_id_for
+from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.models import (
     CancelRequest,
     EventsQuery,
     JobEvent,
@@ -46,7 +46,7 @@ from workflows.models import (
     Submission,
     SubmitResult,
 )
-from workflows.terms import JobTerms
+from durasumi.workflows.terms import JobTerms
 
 __all__ = [
     "JobListing",

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from activities.db import engine_for
+from durasumi.db.engine import engine_for
 
 __all__ = ["AgentRecord", "Registry"]
 

@@ -9,8 +9,8 @@ from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-from workers.codec import data_converter
-from workers.settings import Settings
+from durasumi.workers.codec import data_converter
+from durasumi.workers.settings import Settings
 
 __all__ = ["connect", "connect_config"]
 

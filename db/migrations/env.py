@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import activities.keys
-import activities.registry  # noqa: F401  (registers its table)
+import durasumi.db.keys
+import durasumi.db.registry  # noqa: F401  (registers its table)
 
 # Any constant shared by every durasumi process: API replicas and workers that start together
 # on PostgreSQL take turns, and each later one finds the schema already at head.

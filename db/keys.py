@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, select
 
-from activities.db import engine_for
+from durasumi.db.engine import engine_for
 
 __all__ = ["ApiKey", "IssuedKey", "KeyStore", "Principal", "Role"]
 

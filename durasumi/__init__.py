@@ -1,0 +1,1 @@
+"""durasumi: durable, paid, interactive AI agents on Temporal."""
