@@ -156,13 +156,21 @@ class CancelIn(BaseModel):
 
 
 class AgentIn(BaseModel):
-    """POST /agents: a vendor registers (or updates) an agent."""
+    """POST /agents: a vendor registers (or updates) an agent.
+
+    An update changes only the fields the request names: a worker registering what it
+    serves (name, description, task queue, workflow type, input form) keeps the price and
+    demo the vendor set.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     description: str = Field("", max_length=2000)
     task_queue: str | None = Field(None, description="Default: <agent queue prefix>-<name>.")
+    workflow_type: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="Default: the agent's name."
+    )
     price_lovelace: int = Field(0, ge=0)
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
     example: dict[str, Any] | None = Field(None, description="MIP-003 /demo: {input, output}.")

@@ -16,7 +16,6 @@ ANSWER = Form(id="answer", title="Answer", fields=[Field.text("answer", "Answer"
 class BenchAgent(AgentWorkflow):
     """Asks one text field and returns it."""
 
-    name = "bench-agent"
     description = "Benchmark agent: one form, then done."
 
     @workflow.run

@@ -16,8 +16,6 @@ with workflow.unsafe.imports_passed_through():
 class BenchGpu(AgentWorkflow):
     """``calls`` sequential 1-GPU Ray tasks of ``seconds`` each (``reuse``: reused workers)."""
 
-    name = "bench-gpu"
-
     @workflow.run
     async def run(self, job: AgentRunInput) -> JsonValue:
         seconds = float(str(job.input_data["seconds"]))
@@ -31,8 +29,6 @@ class BenchGpu(AgentWorkflow):
 @workflow.defn(name="bench-llm")
 class BenchLlm(AgentWorkflow):
     """``calls`` sequential LLM calls."""
-
-    name = "bench-llm"
 
     @workflow.run
     async def run(self, job: AgentRunInput) -> JsonValue:

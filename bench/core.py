@@ -44,7 +44,7 @@ from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
 from bench.worker_proc import passthrough_plugin
 from durasumi.client.jobs import start_job, submit_form
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workers.devserver import DISPATCH_TUNING, DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workers.settings import Settings
@@ -416,7 +416,7 @@ async def part_b(
         shown = ["python", *cmd[1:]]
     else:
         cmd = [durasumi_bin(), "worker", "--platform", "--agent", "bench.agents:BenchAgent"]
-        cmd += ["--vendor", "bench"]
+        cmd += ["--no-register"]
         shown = ["durasumi", *cmd[1:]]
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(

@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from bench.agents import BenchAgent
 from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped
 
-PASSED_THROUGH = ("workflows",)
+PASSED_THROUGH = ("durasumi",)
 
 
 def passthrough_plugin() -> SimplePlugin:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -17,10 +17,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.cli.output import BAD_INPUT, FAILURE, fail
 from durasumi.client.connect import connect
-from durasumi.db.registry import AgentRecord, Registry
 from durasumi.workers.settings import Settings
 from durasumi.workflows.errors import field_errors_from_details
 from durasumi.workflows.forms import FormValidationError
+
+if TYPE_CHECKING:
+    from durasumi.db.registry import AgentRecord, Registry
 
 __all__ = ["Ctx", "get_ctx", "run"]
 
@@ -50,7 +52,9 @@ class Ctx:
 
     @property
     def registry(self) -> Registry:
-        """The agent registry in the app database."""
+        """The agent registry in the app database (the platform extra)."""
+        from durasumi.db.registry import Registry
+
         return Registry(self.settings.db_url)
 
     def agent(self, name: str) -> AgentRecord:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from durasumi.cli.context import get_ctx
 from durasumi.cli.output import FAILURE, console, fail
-from durasumi.db.engine import engine_for
 
 app = typer.Typer(help="The app database (agents registry, API keys).", no_args_is_help=True)
 
@@ -16,6 +13,11 @@ app = typer.Typer(help="The app database (agents registry, API keys).", no_args_
 @app.command()
 def upgrade(ctx: typer.Context) -> None:
     """Apply the app database's migrations (safe to run from several processes at once)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from durasumi.db.engine import engine_for
+
     url = get_ctx(ctx).settings.db_url
     try:
         with engine_for(url).connect() as conn:

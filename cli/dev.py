@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import typer
+from temporalio.client import Client
 
-from durasumi.cli.context import get_ctx, run
+from durasumi.cli.context import get_ctx
 from durasumi.cli.output import console, fail
-from durasumi.cli.worker import load_agents, serve
+from durasumi.cli.worker import load_agents, run_process
+from durasumi.client.registration import AgentRegistration
 from durasumi.workers.codec import create_keyring_file
 from durasumi.workers.devserver import DevServer, DevServerError
+from durasumi.workers.process import Register, ServeHttp
 from durasumi.workers.settings import Settings
+from durasumi.workers.telemetry import Telemetry
 
 # llm-qa fails at its LLM call, naming the settings, until DURASUMI_LLM_* are set;
 # gpu-batch needs the ray extra and starts a local Ray on its first chunk.
@@ -23,9 +28,31 @@ EXAMPLE_AGENTS = [
 ]
 
 
-def _api_url(s: Settings) -> str:
-    host = "127.0.0.1" if s.api_host in ("", "0.0.0.0", "::") else s.api_host
-    return f"http://{host}:{s.api_port}"
+def _registry(s: Settings, vendor: str) -> Register:
+    """The dev stack is the platform: it records its example agents in its own registry."""
+    from durasumi.db.registry import Registry, record_of
+
+    async def register(registrations: Sequence[AgentRegistration]) -> None:
+        registry = Registry(s.db_url)
+        for registration in registrations:
+            registry.upsert(record_of(registration, vendor=vendor))
+
+    return register
+
+
+def api_server(s: Settings) -> ServeHttp:
+    """The HTTP API served alongside the dev stack's workers, on their client."""
+    import uvicorn
+
+    from durasumi.api.app import create_app
+
+    def build(client: Client, telemetry: Telemetry) -> uvicorn.Server:
+        app = create_app(s, client, telemetry=telemetry)
+        return uvicorn.Server(
+            uvicorn.Config(app, host=s.api_host, port=s.api_port, log_level="warning")
+        )
+
+    return build
 
 
 def _dev_keyring(s: Settings) -> str:
@@ -38,7 +65,7 @@ def _dev_keyring(s: Settings) -> str:
     where = s.codec_keys_file or (default_file if default_file.exists() else "DURASUMI_CODEC_KEYS")
     return (
         f"encrypted, key {ring.active} ({where}); the Web UI decodes them once an "
-        f"operator signs in at {_api_url(s)}/codec/login"
+        f"operator signs in at {s.api_base_url}/codec/login"
     )
 
 
@@ -54,7 +81,7 @@ def dev(ctx: typer.Context) -> None:
         port=s.dev_temporal_port,
         ui_port=s.dev_ui_port,
         log_file=s.home / "temporal.log",
-        ui_codec_endpoint=f"{_api_url(s)}/codec",
+        ui_codec_endpoint=f"{s.api_base_url}/codec",
     )
     agents = load_agents(EXAMPLE_AGENTS)
     try:
@@ -77,7 +104,13 @@ def dev(ctx: typer.Context) -> None:
     )
     console.print("Ctrl-C stops everything.")
     try:
-        run(serve)(c, agents, platform=True, vendor="examples", api=True)
+        run_process(
+            c.settings,
+            agents,
+            platform=True,
+            register=_registry(c.settings, vendor="examples"),
+            http=api_server(c.settings),
+        )
     finally:
         server.stop()
         console.print("dev stack stopped")

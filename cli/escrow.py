@@ -100,13 +100,14 @@ def pay(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     async def go() -> None:
         view = await jobs.job_view(await c.client(), job_id)
         request = _payment_request(view, _escrow_of(view))
-        from durasumi.activities.escrow.dev import dev_escrow  # pycardano only for this command
-        from durasumi.activities.escrow.errors import EscrowError
+        from durasumi.workers.escrow import PaymentRefused, pay_as_dev_buyer
 
-        dev = dev_escrow(c.settings.home / "escrow")
+        now_ms = int(time.time() * 1000)
         try:
-            status = await asyncio.to_thread(dev.pay, request, int(time.time() * 1000))
-        except EscrowError as err:
+            status = await asyncio.to_thread(
+                pay_as_dev_buyer, c.settings.home / "escrow", request, now_ms
+            )
+        except PaymentRefused as err:
             fail(f"cannot pay job {job_id}: {err}", FAILURE)
         if as_json:
             print_json(status)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from durasumi.cli.context import get_ctx
 from durasumi.cli.output import BAD_INPUT, console, err_console, fail, print_json
-from durasumi.db.keys import KeyStore, Role
+from durasumi.client.roles import Role
+
+if TYPE_CHECKING:
+    from durasumi.db.keys import KeyStore
 
 app = typer.Typer(help="API keys for the HTTP facade (stored hashed).", no_args_is_help=True)
 
 
 def _store(ctx: typer.Context) -> KeyStore:
+    from durasumi.db.keys import KeyStore
+
     return KeyStore(get_ctx(ctx).settings.db_url)
 
 

@@ -7,11 +7,13 @@ import sys
 
 import typer
 
+from durasumi._extras import MissingExtra
 from durasumi.cli import db, deploy, jobs, keys
 from durasumi.cli.agents import agents
 from durasumi.cli.context import get_ctx
 from durasumi.cli.dev import dev
 from durasumi.cli.escrow import escrow, pay
+from durasumi.cli.output import BAD_INPUT, err_console
 from durasumi.cli.serve import api
 from durasumi.cli.worker import worker
 
@@ -60,6 +62,9 @@ def main() -> None:
     code: int = 0
     try:
         app()
+    except MissingExtra as err:  # a platform command on a vendor-only install
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        code = BAD_INPUT
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     sys.stdout.flush()

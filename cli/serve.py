@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from durasumi.cli.context import get_ctx
 
@@ -19,6 +18,11 @@ def api(
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP facade (MIP-003 per agent, jobs, agents) with uvicorn."""
+    import uvicorn
+
+    from durasumi._extras import require_platform
+
+    require_platform("the HTTP API")
     s = get_ctx(ctx).settings
     uvicorn.run(
         "durasumi.api.app:create_app",

@@ -10,21 +10,13 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, select
 
+from durasumi.client.roles import Role
 from durasumi.db.engine import engine_for
 
 __all__ = ["ApiKey", "IssuedKey", "KeyStore", "Principal", "Role"]
-
-
-class Role(StrEnum):
-    """What a key may do."""
-
-    BUYER = "buyer"  # starts jobs, sees and answers only its own
-    VENDOR = "vendor"  # registers its agents, sees their jobs
-    OPERATOR = "operator"  # everything
 
 
 class Principal(SQLModel):

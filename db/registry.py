@@ -7,14 +7,18 @@ the CLI and the API look agents up here for their task queue, input form and pri
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
+from durasumi.client.registration import AgentRegistration, registration_for
 from durasumi.db.engine import engine_for
 
-__all__ = ["AgentRecord", "Registry"]
+if TYPE_CHECKING:
+    from durasumi.workflows.agent import AgentWorkflow
+
+__all__ = ["AgentRecord", "Registry", "describe"]
 
 
 def _now() -> datetime:
@@ -74,3 +78,17 @@ class Registry:
             query = query.where(AgentRecord.vendor == vendor)
         with Session(engine_for(self.url)) as session:
             return list(session.exec(query))
+
+
+def describe(cls: type[AgentWorkflow], *, task_queue: str, vendor: str) -> AgentRecord:
+    """The registry record of an agent class served on ``task_queue`` by ``vendor``.
+
+    What the platform records for a worker's registration; the platform's own processes
+    (``durasumi dev``, tests) write it directly, vendors' workers through the API.
+    """
+    return record_of(registration_for(cls, task_queue), vendor=vendor)
+
+
+def record_of(registration: AgentRegistration, *, vendor: str) -> AgentRecord:
+    """A new registry record from what a worker registers."""
+    return AgentRecord(**registration.model_dump(), vendor=vendor)

@@ -13,9 +13,7 @@ from datetime import timedelta
 from pydantic import BaseModel, JsonValue
 from temporalio import activity, workflow
 
-from durasumi.workflows.agent import AgentWorkflow
-from durasumi.workflows.forms import Field, Form
-from durasumi.workflows.models import AgentRunInput
+from durasumi import AgentRunInput, AgentWorkflow, Field, Form
 
 
 class Chunk(BaseModel):
@@ -44,7 +42,6 @@ async def process_chunk(chunk: Chunk) -> ChunkResult:
 class BatchReport(AgentWorkflow):
     """Processes a batch chunk by chunk and reports progress after each."""
 
-    name = "batch-report"
     description = "Processes a batch in chunks, reporting progress; cancel it any time."
     input_form = Form(
         id="batch",

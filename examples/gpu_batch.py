@@ -14,12 +14,7 @@ from __future__ import annotations
 from pydantic import JsonValue
 from temporalio import workflow
 
-from durasumi.workflows.agent import AgentWorkflow
-from durasumi.workflows.forms import Field, Form
-from durasumi.workflows.models import AgentRunInput
-
-with workflow.unsafe.imports_passed_through():
-    from durasumi.activities.gpu import RayTask, RayTaskResult
+from durasumi import AgentRunInput, AgentWorkflow, Field, Form, RayTask
 
 MAX_CHUNKS = 64
 
@@ -28,7 +23,6 @@ MAX_CHUNKS = 64
 class GpuBatch(AgentWorkflow):
     """Scores a batch in chunks on Ray GPU tasks, reporting progress."""
 
-    name = "gpu-batch"
     description = "Scores a batch on GPUs with Ray, chunk by chunk; needs the ray extra."
     input_form = Form(
         id="batch",
@@ -64,7 +58,7 @@ class GpuBatch(AgentWorkflow):
         total, gpu_seconds = 0, 0.0
         devices: set[str] = set()
         for done, finished in enumerate(workflow.as_completed(tasks), start=1):
-            result: RayTaskResult = await finished
+            result = await finished
             value = result.value if isinstance(result.value, dict) else {}
             total += int(str(value.get("sum", 0)))
             devices.add(str(value.get("device", "?")))

@@ -12,9 +12,7 @@ from datetime import timedelta
 from pydantic import JsonValue
 from temporalio import workflow
 
-from durasumi.workflows.agent import AgentWorkflow
-from durasumi.workflows.forms import Field, Form
-from durasumi.workflows.models import AgentRunInput
+from durasumi import AgentRunInput, AgentWorkflow, Field, Form
 
 QUESTION = Form(
     id="question",
@@ -32,7 +30,6 @@ SYSTEM = "You are a careful assistant. Say so when you do not know."
 class LlmQa(AgentWorkflow):
     """One question, one LLM answer."""
 
-    name = "llm-qa"
     description = "Answers your question with the platform's LLM (needs DURASUMI_LLM_* settings)."
     input_form = Form(
         id="start",

@@ -11,9 +11,7 @@ from datetime import timedelta
 from pydantic import BaseModel, JsonValue
 from temporalio import activity, workflow
 
-from durasumi.workflows.agent import AgentWorkflow
-from durasumi.workflows.forms import Field, Form, ShowWhen
-from durasumi.workflows.models import AgentRunInput
+from durasumi import AgentRunInput, AgentWorkflow, Field, Form, ShowWhen
 
 
 class PlanRequest(BaseModel):
@@ -75,7 +73,6 @@ BUDGET = Form(
 class TripPlanner(AgentWorkflow):
     """Plans a trip in a short conversation."""
 
-    name = "trip-planner"
     description = "Plans a three-day trip after asking who travels and the budget."
     input_form = Form(
         id="trip",

@@ -48,7 +48,6 @@ ANSWER = Form(id="answer", title="Answer", fields=[Field.text("text", "Your answ
 class CounterAgent(AgentWorkflow):
     """Runs `before` steps, asks one form (deadline `form_seconds`), then `after` steps."""
 
-    name = "counter"
     input_form = Form(
         id="counter",
         title="Counter",
@@ -91,8 +90,6 @@ class CounterAgent(AgentWorkflow):
 @workflow.defn(name="broken")
 class BrokenAgent(AgentWorkflow):
     """Fails with a plain exception after its first form: the job must fail, not hang."""
-
-    name = "broken"
 
     @workflow.run
     async def run(self, job: AgentRunInput) -> str:

@@ -32,7 +32,6 @@ class Capital(BaseModel):
 class LlmProbe(AgentWorkflow):
     """``calls`` plain LLM calls, or one structured call (``structured``)."""
 
-    name = "llm-probe"
     input_form = Form(
         id="llm",
         title="LLM probe",
@@ -69,7 +68,6 @@ class GpuProbe(AgentWorkflow):
     """One Ray task (``task``), two concurrent ones (``pair``), a Ray job (``job``), or a
     task whose function raises (``fail``)."""
 
-    name = "gpu-probe"
     input_form = Form(
         id="gpu",
         title="GPU probe",

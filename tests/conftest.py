@@ -19,10 +19,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from durasumi.client import jobs
-from durasumi.db.registry import AgentRecord, Registry
+from durasumi.db.registry import AgentRecord, Registry, describe
 from durasumi.examples.batch_report import BatchReport
 from durasumi.examples.trip_planner import TripPlanner
-from durasumi.workers.agents import describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.agent import AgentWorkflow

@@ -45,7 +45,6 @@ NOTE = Form(id="note", title="Note", fields=[Field.text("text", "A note", min=1)
 class UpgradeV1(AgentWorkflow):
     """Version 1: asks for a note, then answers."""
 
-    name = "upgrade-demo"
     input_form = UPGRADE_INPUT
 
     @workflow.run
@@ -58,7 +57,6 @@ class UpgradeV1(AgentWorkflow):
 class UpgradeV2(AgentWorkflow):
     """Version 2: a new step before the same form (an incompatible change)."""
 
-    name = "upgrade-demo"
     input_form = UPGRADE_INPUT
     activities = (prepare,)
 
@@ -97,7 +95,6 @@ async def slow_step(step: Slow) -> int:
 class DrainAgent(AgentWorkflow):
     """Runs ``steps`` slow steps of ``seconds`` each, then returns how many ran."""
 
-    name = "drain-demo"
     input_form = Form(
         id="drain",
         title="Drain demo",

@@ -16,7 +16,6 @@ HOLD = Form(id="hold", title="Hold", fields=[Field.text("text", "Anything", min=
 class PaidEcho(AgentWorkflow):
     """Echoes its text (ok), fails (fail), or waits for a form first (wait)."""
 
-    name = "paid-echo"
     input_form = Form(
         id="echo",
         title="Echo",

@@ -21,8 +21,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from durasumi.client.jobs import job_view, start_job, submit_form
+from durasumi.db.registry import describe
 from durasumi.examples.trip_planner import TripPlanner
-from durasumi.workers.agents import describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.ids import child_workflow_id

@@ -21,8 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.client import jobs
-from durasumi.db.registry import AgentRecord, Registry
-from durasumi.workers.agents import describe
+from durasumi.db.registry import AgentRecord, Registry, describe
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import EscrowState, EscrowTerms
 from durasumi.workflows.models import JobStatus, JobView, PaymentPlan

@@ -24,7 +24,7 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.worker import Worker
 
 from durasumi.client import jobs
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workers.codec import (
     ENCODING,
     KEY_ID,

@@ -452,8 +452,14 @@ def test_start_order_health_checks_and_restart_policies() -> None:
 
 def test_image_build_covers_every_package_and_keeps_secrets_out() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == [
+        "durasumi",
+        "durasumi.*",
+    ]
+    # durasumi/ links the top-level folders that install as durasumi.<folder>
     packages = [
-        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+        "durasumi",
+        *sorted(p.name for p in (ROOT / "durasumi").iterdir() if p.is_symlink()),
     ]
     dockerfile = (ROOT / "Dockerfile").read_text()
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
@@ -464,7 +470,8 @@ def test_image_build_covers_every_package_and_keeps_secrets_out() -> None:
     assert "*" in ignore and not any(line.startswith("!.env") for line in ignore)
     assert re.search(r"^USER durasumi$", dockerfile, re.M)
     extras = {s["build"]["args"]["EXTRAS"] for s in durasumi_services().values()}
-    assert extras == {"", "ray"} and "ray" in pyproject["project"]["optional-dependencies"]
+    assert extras == {"platform", "platform,ray"}
+    assert {"platform", "ray"} <= set(pyproject["project"]["optional-dependencies"])
 
 
 def test_ray_head_command_parses_with_rays_cli() -> None:

@@ -18,7 +18,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
 
 from durasumi.client import jobs
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workers.deployments import (
     describe_deployment,
     pinned_running,
@@ -119,7 +119,7 @@ async def test_worker_and_deploy_commands(stack: Stack, tmp_path: Path) -> None:
         UpgradeV1, task_queue=f"{prefix}-upgrade-demo", vendor="tests"
     )
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "durasumi.cli.main", "worker", "--agent", "tests.deploy_agents:UpgradeV1",
+        sys.executable, "-m", "durasumi.cli.main", "worker", "--no-register", "--agent", "tests.deploy_agents:UpgradeV1",
         "--deployment", deployment, "--build-id", "v1",
         cwd=ROOT, env=stack.env() | {"DURASUMI_AGENT_QUEUE_PREFIX": prefix},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workflows.models import JobStatus
 from tests.conftest import ROOT, Stack, lines, wait_until
 from tests.deploy_agents import DrainAgent
@@ -30,7 +30,7 @@ class WorkerProcess:
             "DURASUMI_WORKER_DRAIN_SECONDS": str(self.drain_seconds),
         }
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "durasumi.cli.main", "worker", "--agent", "tests.deploy_agents:DrainAgent",
+            sys.executable, "-m", "durasumi.cli.main", "worker", "--no-register", "--agent", "tests.deploy_agents:DrainAgent",
             cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         return self.proc.pid

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from durasumi.client import jobs
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.models import JobStatus, Submission
@@ -34,7 +34,7 @@ class VendorWorker:
     async def start(self) -> None:
         # The stack's in-process counter worker is absent: this process is the only one.
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "durasumi.cli.main", "worker", "--agent", "tests.agents:CounterAgent",
+            sys.executable, "-m", "durasumi.cli.main", "worker", "--no-register", "--agent", "tests.agents:CounterAgent",
             cwd=ROOT, env=self.stack.env() | {"DURASUMI_AGENT_QUEUE_PREFIX": self.prefix},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip

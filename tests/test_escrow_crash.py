@@ -35,7 +35,7 @@ from durasumi.activities.escrow.dev import BUYER_FUNDS, SELLER_FUNDS, DevEscrow,
 from durasumi.activities.escrow.offline.ledger import TxRecord
 from durasumi.activities.escrow.script import Action
 from durasumi.client import jobs
-from durasumi.workers.agents import describe
+from durasumi.db.registry import describe
 from durasumi.workers.run import agent_worker
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState, EscrowTerms
 from durasumi.workflows.models import EventKind, JobStatus, PaymentPlan

@@ -23,8 +23,8 @@ import pytest
 
 from durasumi.activities.gpu import GpuActivities, RaySettings
 from durasumi.client import jobs
+from durasumi.db.registry import describe
 from durasumi.examples.gpu_batch import GpuBatch
-from durasumi.workers.agents import describe
 from durasumi.workers.devserver import free_port
 from durasumi.workflows.models import CancelRequest, EventKind, JobStatus
 from tests.ai_agents import GpuProbe
@@ -229,7 +229,7 @@ class VendorWorker:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "durasumi.cli.main", "worker", "--agent", "tests.ai_agents:GpuProbe",
+            sys.executable, "-m", "durasumi.cli.main", "worker", "--no-register", "--agent", "tests.ai_agents:GpuProbe",
             cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip

@@ -25,8 +25,7 @@ from durasumi.activities.escrow.dev import dev_escrow
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.client import jobs
 from durasumi.client.connect import connect
-from durasumi.db.registry import Registry
-from durasumi.workers.agents import describe
+from durasumi.db.registry import Registry, describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workers.settings import Settings

@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from durasumi.examples.trip_planner import TripPlanner
-from durasumi.workers.run import workflow_runner
+from durasumi.workers.plugin import workflow_runner
 from durasumi.workflows.job import JobWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "data" / "histories").glob("*.json"))

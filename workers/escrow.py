@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from durasumi._extras import require_platform
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.workers.settings import Settings
+from durasumi.workflows.escrow_models import EscrowStatus, PaymentRequest
 
 if TYPE_CHECKING:
     from durasumi.activities.escrow.chain import DirectChainBackend
     from durasumi.activities.escrow.masumi_service import MasumiServiceBackend
     from durasumi.activities.escrow.wallet import Wallet
 
-__all__ = ["EscrowConfigError", "escrow_activities"]
+__all__ = ["EscrowConfigError", "PaymentRefused", "escrow_activities", "pay_as_dev_buyer"]
 
 
 class EscrowConfigError(ValueError):
@@ -32,6 +35,7 @@ def escrow_activities(settings: Settings) -> EscrowActivities | None:
     """
     if settings.escrow_backend == "off":
         return None
+    require_platform("the Cardano escrow")
     if settings.escrow_backend == "blockfrost":
         return EscrowActivities(blockfrost_backend(settings))
     if settings.escrow_backend == "masumi":
@@ -121,3 +125,25 @@ def _wallet(settings: Settings, name: str) -> Wallet:
         raise EscrowConfigError(
             f"DURASUMI_{name.upper()}: {path} is not a payment signing key ({err})"
         ) from err
+
+
+class PaymentRefused(RuntimeError):
+    """The dev buyer's payment was refused (the escrow's reason in the message)."""
+
+
+def pay_as_dev_buyer(home: Path, request: PaymentRequest, at_ms: int) -> EscrowStatus:
+    """Lock a job's price from the offline ledger's dev buyer wallet (``durasumi pay``).
+
+    Idempotent: a job already paid answers its escrow as it is.
+
+    Raises:
+        PaymentRefused: the ledger refused the lock (wrong window, no funds...).
+    """
+    require_platform("the Cardano escrow")
+    from durasumi.activities.escrow.dev import dev_escrow  # pycardano only where needed
+    from durasumi.activities.escrow.errors import EscrowError
+
+    try:
+        return dev_escrow(home).pay(request, at_ms)
+    except EscrowError as err:
+        raise PaymentRefused(str(err)) from err

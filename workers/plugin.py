@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from temporalio.client import Client, ClientConfig
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkerConfig
@@ -87,7 +88,7 @@ class DurasumiPlugin(SimplePlugin):
         ray: RaySettings | GpuActivities | None = None,
         agents: bool = True,
     ) -> None:
-        self.converter: DataConverter = data_converter(keyring)
+        self._keyed = data_converter(keyring) if keyring is not None else None
         self._owned: list[LlmActivities | GpuActivities] = []
         self._running = 0  # workers of this plugin running now: the last one closes
         activities: list[Callable[..., Any]] = []
@@ -97,7 +98,7 @@ class DurasumiPlugin(SimplePlugin):
             activities = [llm_activities.chat, gpu_activities.run_task, gpu_activities.run_job]
         super().__init__(
             PLUGIN_NAME,
-            data_converter=self.converter,
+            data_converter=self._converter_for,
             activities=activities,
             workflow_runner=workflow_runner(),
             workflow_failure_exception_types=[Exception] if agents else None,
@@ -117,13 +118,29 @@ class DurasumiPlugin(SimplePlugin):
         # Activities the caller also listed (shared SDK activities) are registered once.
         config["activities"] = list(dict.fromkeys(config.get("activities") or ()))
         client = config["client"]
-        if client.data_converter != self.converter:
+        converter = self._converter_for(client.data_converter)
+        if converter is not client.data_converter:
             # The worker's payloads must be the client's: same converter, same codec.
             client_config: ClientConfig = client.config(active_config=True)
-            client_config["data_converter"] = self.converter
+            client_config["data_converter"] = converter
             client_config["plugins"] = []  # already applied to the active config
             config["client"] = Client(**client_config)
         return config
+
+    def _converter_for(self, existing: DataConverter | None) -> DataConverter:
+        """The converter to use instead of ``existing``.
+
+        With a keyring: the pydantic converter encrypting with it. Without: ``existing`` if
+        it already carries pydantic payloads (it may hold the platform's codec), else the
+        plain pydantic converter.
+        """
+        if self._keyed is not None:
+            return self._keyed
+        if existing is not None and issubclass(
+            existing.payload_converter_class, PydanticPayloadConverter
+        ):
+            return existing
+        return data_converter(None)
 
     @asynccontextmanager
     async def _run_context(self) -> AsyncIterator[None]:

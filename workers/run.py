@@ -8,19 +8,22 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-from uvicorn import Server
 
-from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.activities.gpu import GpuActivities
-from durasumi.activities.llm import LlmActivities, LlmSettings
+from durasumi.activities.llm import LlmActivities
+from durasumi.workers.plugin import DurasumiPlugin
 from durasumi.workflows.agent import AgentWorkflow
 from durasumi.workflows.job import JobWorkflow
+
+if TYPE_CHECKING:
+    from uvicorn import Server
+
+    from durasumi.activities.escrow.port import EscrowActivities
 
 __all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
 
@@ -41,19 +44,6 @@ def versioning(
     return WorkerDeploymentConfig(
         version=version, use_worker_versioning=True, default_versioning_behavior=behavior
     )
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with durasumi's own ``workflows`` package passed through.
-
-    By default the sandbox re-imports every module a workflow uses for each workflow run:
-    for durasumi's models and forms that cost about 1.5 MB and 150 ms of CPU per job
-    (bench/core.py measured 3.3 GB of worker memory for 2,000 jobs paused on forms). The
-    package is deterministic code only (no I/O, no clocks, no module state), so one shared
-    import serves every run; vendor agent modules are still sandboxed as usual.
-    """
-    restrictions = SandboxRestrictions.default.with_passthrough_modules("durasumi")
-    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def platform_worker(
@@ -80,13 +70,13 @@ def platform_worker(
         client,
         task_queue=task_queue,
         workflows=[JobWorkflow],
-        workflow_runner=workflow_runner(),
         activities=escrow.all() if escrow is not None else [],
         activity_executor=ThreadPoolExecutor(max_workers=ESCROW_THREADS) if escrow else None,
         # No more escrow steps started than threads: a started step's heartbeat clock runs.
         max_concurrent_activities=ESCROW_THREADS if escrow is not None else None,
         graceful_shutdown_timeout=drain,
         deployment_config=versioning(version, VersioningBehavior.AUTO_UPGRADE),
+        plugins=[DurasumiPlugin(agents=False)],
     )
 
 
@@ -106,29 +96,28 @@ def agent_worker(
     Any exception raised by agent code fails the job (and refunds the buyer) rather than
     stalling a paid job on a retrying workflow task.
 
-    The SDK's LLM and Ray activities are always registered, so ``llm()`` and ``gpu()``
-    never wait on an activity no worker polls: without ``llm`` an LLM call fails at once,
-    naming the settings to set; without ``gpu`` a local Ray starts on the first GPU call.
-    Share one ``llm``/``gpu`` between the workers of a process (one HTTP pool, one Ray).
+    Built with :class:`DurasumiPlugin`, as a vendor's own worker is. The SDK's LLM and Ray
+    activities are always registered, so ``llm()`` and ``gpu()`` never wait on an activity
+    no worker polls: without ``llm`` an LLM call fails at once, naming the settings to set;
+    without ``gpu`` a local Ray starts on the first GPU call. Share one ``llm``/``gpu``
+    between the workers of a process (one HTTP pool, one Ray).
 
     On a versioned worker (``version``) the agents are PINNED: a job runs to its end on
     the version it started on, so a vendor's next version may reorder steps freely.
     ``drain`` is how long in-flight activities get to finish on shutdown.
     """
-    llm = llm or LlmActivities(LlmSettings())
-    gpu = gpu or GpuActivities()
-    sdk: list[Callable[..., Any]] = [llm.chat, gpu.run_task, gpu.run_job]
-    activities = list(dict.fromkeys([*sdk, *(a for agent in agents for a in agent.activities)]))
+    activities: list[Callable[..., Any]] = list(
+        dict.fromkeys(a for agent in agents for a in agent.activities)
+    )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(agents),
-        workflow_runner=workflow_runner(),
         activities=activities,
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
-        workflow_failure_exception_types=[Exception],
         graceful_shutdown_timeout=drain,
         deployment_config=versioning(version, VersioningBehavior.PINNED),
+        plugins=[DurasumiPlugin(llm=llm, ray=gpu)],
     )
 
 

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     dev_ui_port: int = Field(8233, description="`durasumi dev`: the Temporal Web UI's port.")
     api_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")
     api_port: int = Field(8000, description="Port of the HTTP API.")
+    api_url: str | None = Field(
+        None,
+        description="The platform's API, for a vendor worker's agent registration; "
+        "default http://API_HOST:API_PORT.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="A vendor key: `durasumi worker --agent` registers agents with it."
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     signing_secret: SecretStr | None = Field(
         None, description="Hex master secret for agent Ed25519 keys; dev: a file in home."
@@ -116,6 +124,14 @@ class Settings(BaseSettings):
         if self.signing_secret is not None:
             return bytes.fromhex(self.signing_secret.get_secret_value())
         return load_or_create_secret(self.home / "signing.key")
+
+    @property
+    def api_base_url(self) -> str:
+        """Where the platform's API answers: ``api_url``, else this machine's API."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("", "0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     def agent_task_queue(self, agent: str) -> str:
         """The default task queue of an agent: each vendor agent polls its own."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar, overload
 
@@ -41,38 +42,93 @@ with workflow.unsafe.imports_passed_through():  # activity references and their 
         LlmResult,
     )
 
-__all__ = ["AgentWorkflow", "FormExpired"]
+__all__ = ["AgentWorkflow", "FormExpired", "StepOptions"]
 
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
-DEFAULT_STEP_TIMEOUT = timedelta(minutes=10)
-DEFAULT_STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=10,
-)
+
+@dataclass(frozen=True)
+class StepOptions:
+    """Timeouts and retries of one kind of activity call, set once per agent class.
+
+    ``AgentWorkflow`` holds one for each kind (``step_options``, ``llm_options``,
+    ``gpu_options``); an agent overrides a class attribute to change its defaults, and a
+    call overrides any of them with its own keyword arguments.
+
+    Args:
+        timeout: start-to-close timeout of one attempt.
+        heartbeat: heartbeat timeout: how soon a dead worker or a cancel is noticed
+            (``None`` for steps that do not heartbeat).
+        retry: retry policy for the retryable failures.
+
+    Example:
+        >>> class Patient(AgentWorkflow):
+        ...     llm_options = StepOptions(timeout=timedelta(minutes=30))
+        >>> Patient.llm_options.heartbeat is None
+        True
+    """
+
+    timeout: timedelta = timedelta(minutes=10)
+    heartbeat: timedelta | None = None
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(minutes=1),
+            maximum_attempts=10,
+        )
+    )
+
+    def merged(
+        self,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> StepOptions:
+        """These options with a call's own overrides (``None`` keeps the default)."""
+        return StepOptions(
+            timeout=self.timeout if timeout is None else timeout,
+            heartbeat=self.heartbeat if heartbeat is None else heartbeat,
+            retry=self.retry if retry is None else retry,
+        )
+
 
 # One LLM attempt. Heartbeats flow while tokens stream, so a dead worker or a cancellation is
 # noticed within the heartbeat timeout (the SDK sends at most one per 80% of it).
-DEFAULT_LLM_TIMEOUT = timedelta(minutes=10)
-DEFAULT_LLM_HEARTBEAT = timedelta(seconds=10)
-DEFAULT_LLM_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=8,
+LLM_OPTIONS = StepOptions(
+    timeout=timedelta(minutes=10),
+    heartbeat=timedelta(seconds=10),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=8,
+    ),
 )
 # One Ray task or job attempt, waiting for a GPU included.
-DEFAULT_GPU_TIMEOUT = timedelta(hours=2)
-DEFAULT_GPU_HEARTBEAT = timedelta(seconds=10)
-DEFAULT_GPU_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=5,
+GPU_OPTIONS = StepOptions(
+    timeout=timedelta(hours=2),
+    heartbeat=timedelta(seconds=10),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=5,
+    ),
 )
+
+
+class _AgentName:
+    """The agent's name is its workflow type: declared once, in ``@workflow.defn(name=...)``."""
+
+    def __get__(self, instance: object, owner: type) -> str:
+        defn = workflow._Definition.from_class(owner)
+        if defn is None or not defn.name:
+            raise AttributeError(
+                f"{owner.__name__} has no agent name: decorate it with @workflow.defn(name=...)"
+            )
+        return defn.name
 
 
 def _stop_if_cancelled() -> None:
@@ -103,20 +159,21 @@ class FormExpired(ApplicationError):
 
 
 class AgentWorkflow:
-    """Base class for agents; subclass it, decorate with ``@workflow.defn``.
+    """Base class for agents; subclass it, decorate with ``@workflow.defn(name=...)``.
 
-    Class attributes describe the agent to the platform: ``name`` (also the workflow type,
-    so pass the same to ``@workflow.defn(name=...)``), ``description``, ``input_form`` (the
-    MIP-003 input schema of start_job) and ``activities`` (the activity functions the
-    agent calls, registered by ``durasumi worker``).
+    The name given to ``@workflow.defn`` is the agent's name (``Greeter.name``), its
+    workflow type and its task queue's suffix. Class attributes describe the agent to the
+    platform: ``description``, ``input_form`` (the MIP-003 input schema of start_job) and
+    ``activities`` (the activity functions the agent calls, registered with its worker);
+    ``step_options``, ``llm_options`` and ``gpu_options`` are the timeouts and retries of
+    ``step()``, ``llm()`` and ``gpu()``, which a call may override.
 
     Example:
+        >>> from datetime import timedelta
         >>> from temporalio import workflow
-        >>> from durasumi.workflows.agent import AgentWorkflow
-        >>> from durasumi.workflows.forms import Field, Form
+        >>> from durasumi import AgentRunInput, AgentWorkflow, Field, Form
         >>> @workflow.defn(name="greeter")
         ... class Greeter(AgentWorkflow):
-        ...     name = "greeter"
         ...     input_form = Form(id="start", title="Start", fields=[Field.text("who", "Who")])
         ...
         ...     @workflow.run
@@ -129,10 +186,13 @@ class AgentWorkflow:
         ...         return f"Hello {job.input_data['who']}, glad you feel {answer['mood']}"
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = _AgentName()  # type: ignore[assignment]
     description: ClassVar[str] = ""
     input_form: ClassVar[Form | None] = None
     activities: ClassVar[Sequence[Callable[..., Any]]] = ()
+    step_options: ClassVar[StepOptions] = StepOptions()
+    llm_options: ClassVar[StepOptions] = LLM_OPTIONS
+    gpu_options: ClassVar[StepOptions] = GPU_OPTIONS
 
     def __init__(self) -> None:
         self._agent_seq = 0
@@ -206,27 +266,30 @@ class AgentWorkflow:
         activity: Callable[..., Any],
         arg: Any,
         *,
-        timeout: timedelta = DEFAULT_STEP_TIMEOUT,
+        timeout: timedelta | None = None,
         heartbeat: timedelta | None = None,
-        retry: RetryPolicy = DEFAULT_STEP_RETRY,
+        retry: RetryPolicy | None = None,
+        options: StepOptions | None = None,
     ) -> Any:
         """Run one of the agent's activities with timeouts and retries already set.
 
         Args:
             activity: The activity function (a reference, never a name).
             arg: Its single input model.
-            timeout: start-to-close timeout of one attempt.
+            timeout: start-to-close timeout of one attempt (default ``step_options``).
             heartbeat: heartbeat timeout, for long steps that heartbeat.
             retry: Retry policy; business failures should raise non-retryable errors.
+            options: The defaults the other arguments override (``step_options``).
         """
+        opts = (options or self.step_options).merged(timeout, heartbeat, retry)
         _stop_if_cancelled()
         try:
             result = await workflow.execute_activity(
                 activity,
                 arg,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=heartbeat,
-                retry_policy=retry,
+                start_to_close_timeout=opts.timeout,
+                heartbeat_timeout=opts.heartbeat,
+                retry_policy=opts.retry,
                 # The agent stops only once the step has really stopped (or missed heartbeats).
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
@@ -249,9 +312,9 @@ class AgentWorkflow:
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> LlmResult: ...
 
     @overload
@@ -264,9 +327,9 @@ class AgentWorkflow:
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> M: ...
 
     async def llm(
@@ -278,9 +341,9 @@ class AgentWorkflow:
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: timedelta = DEFAULT_LLM_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_LLM_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_LLM_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> LlmResult | M:
         """Ask the worker's LLM (OpenAI-compatible Chat Completions); tokens are metered.
 
@@ -296,7 +359,7 @@ class AgentWorkflow:
             model: The model; default the worker's ``DURASUMI_LLM_MODEL``.
             temperature: Sampling temperature.
             max_tokens: Most tokens to generate.
-            timeout: start-to-close timeout of one attempt.
+            timeout: start-to-close timeout of one attempt (default from the class's options).
             heartbeat: heartbeat timeout: how soon a dead worker or a cancel is noticed.
             retry: Retry policy for the retryable failures.
 
@@ -322,7 +385,9 @@ class AgentWorkflow:
             schema_name=output.__name__ if output is not None else "output",
         )
         result: LlmResult = await self.step(
-            LlmActivities.chat, request, timeout=timeout, heartbeat=heartbeat, retry=retry
+            LlmActivities.chat,
+            request,
+            options=self.llm_options.merged(timeout, heartbeat, retry),
         )
         usage = Usage(
             input_tokens=result.input_tokens, output_tokens=result.output_tokens, llm_calls=1
@@ -349,9 +414,9 @@ class AgentWorkflow:
         self,
         work: RayTask,
         *,
-        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RayTaskResult: ...
 
     @overload
@@ -359,18 +424,18 @@ class AgentWorkflow:
         self,
         work: RayJob,
         *,
-        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RayJobResult: ...
 
     async def gpu(
         self,
         work: RayTask | RayJob,
         *,
-        timeout: timedelta = DEFAULT_GPU_TIMEOUT,
-        heartbeat: timedelta = DEFAULT_GPU_HEARTBEAT,
-        retry: RetryPolicy = DEFAULT_GPU_RETRY,
+        timeout: timedelta | None = None,
+        heartbeat: timedelta | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RayTaskResult | RayJobResult:
         """Run a Ray task or a Ray Job on the worker's Ray; GPU-seconds are metered.
 
@@ -394,15 +459,12 @@ class AgentWorkflow:
             >>> done.value, done.gpu_seconds  # doctest: +SKIP
         """
         result: RayTaskResult | RayJobResult
+        opts = self.gpu_options.merged(timeout, heartbeat, retry)
         if isinstance(work, RayJob):
-            job_result: RayJobResult = await self.step(
-                GpuActivities.run_job, work, timeout=timeout, heartbeat=heartbeat, retry=retry
-            )
+            job_result: RayJobResult = await self.step(GpuActivities.run_job, work, options=opts)
             result, label = job_result, f"ray job {job_result.submission_id}"
         else:
-            result = await self.step(
-                GpuActivities.run_task, work, timeout=timeout, heartbeat=heartbeat, retry=retry
-            )
+            result = await self.step(GpuActivities.run_task, work, options=opts)
             label = f"ray task {work.function}"
         usage = Usage(gpu_seconds=result.gpu_seconds, gpu_calls=1)
         await self._report(

@@ -67,17 +67,11 @@ async def register_agent(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"input_form is not a valid form: {first['msg']} at {first['loc']}",
             ) from err
-    record = services.registry.upsert(
-        AgentRecord(
-            name=body.name,
-            description=body.description,
-            vendor=vendor,
-            task_queue=body.task_queue or services.settings.agent_task_queue(body.name),
-            workflow_type=body.name,
-            input_form=body.input_form,
-            price_lovelace=body.price_lovelace,
-            example=body.example,
-        )
-    )
+    # Only what the request names changes: a worker's registration keeps the vendor's price.
+    base = existing.model_dump(exclude={"registered_at", "updated_at"}) if existing else {}
+    fields = base | body.model_dump(exclude_unset=True) | {"vendor": vendor}
+    fields["task_queue"] = fields.get("task_queue") or services.settings.agent_task_queue(body.name)
+    fields["workflow_type"] = fields.get("workflow_type") or body.name
+    record = services.registry.upsert(AgentRecord(**fields))
     services.cache.forget(f"agent:{record.name}")
     return await _out(services, record)
