@@ -35,19 +35,18 @@ def load_agents(specs: list[str]) -> list[type[AgentWorkflow]]:
 
 def api_registration(settings: Settings) -> Register:
     """Register through the platform's API with the vendor key in the settings."""
-    key = settings.api_key.get_secret_value() if settings.api_key else None
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        fail(
+            "set DURASUMI_API_KEY to a vendor key (`durasumi keys create --role vendor "
+            "--owner NAME` on the platform) so the worker can register its agents, "
+            "or pass --no-register",
+            BAD_INPUT,
+        )
+    key = settings.api_key.get_secret_value()
 
     async def register(registrations: Sequence[AgentRegistration]) -> None:
-        if not registrations:
-            return
-        if not key:
-            fail(
-                "set DURASUMI_API_KEY to a vendor key (`durasumi keys create --role vendor "
-                "--owner NAME` on the platform) so the worker can register its agents, "
-                "or pass --no-register",
-                BAD_INPUT,
-            )
-        await register_agents(settings.api_base_url, key, registrations)
+        if registrations:
+            await register_agents(settings.api_base_url, key, registrations)
 
     return register
 
@@ -87,6 +86,8 @@ def run_process(
         fail(str(err), BAD_INPUT)
     except RegistrationError as err:
         fail(str(err), FAILURE)
+    except typer.Exit:
+        raise
     except RuntimeError as err:  # the SDK's connect failure carries no RPC status
         fail(f"cannot reach Temporal: {err}. Is `durasumi dev` running?", FAILURE)
     console.print("worker stopped")
@@ -138,6 +139,6 @@ def worker(
         settings,
         classes,
         platform=platform,
-        register=api_registration(settings) if register else _skip_registration,
+        register=api_registration(settings) if register and classes else _skip_registration,
         version_args=(deployment, build_id),
     )

@@ -1,5 +1,10 @@
 """MIP-003 input fields: field types, validations, the :class:`Field` model and its value checks.
 
+What each field type accepts, measures and coerces is data: one :class:`_Kind` row per
+:class:`FieldType` in ``_KINDS``. :meth:`Field.of` builds any type from its row, the typed
+shorthands (``Field.text``, ``Field.number``, ...) delegate to it, and the definition and value
+checks read the same rows.
+
 Imported inside the Temporal workflow sandbox: pure, deterministic code (stdlib + pydantic),
 no I/O, no clock, no randomness, no mutable module state. :mod:`workflows.forms` builds forms
 from these fields and re-exports every public name here.
@@ -9,8 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Literal, TypedDict, Unpack
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_serializer, model_validator
@@ -65,14 +73,6 @@ class FieldType(StrEnum):
 
 
 _T = FieldType
-_TEXT = frozenset(
-    {_T.TEXT, _T.STRING, _T.TEXTAREA, _T.PASSWORD, _T.SEARCH, _T.TEL, _T.EMAIL, _T.URL, _T.HIDDEN}
-)
-_NUMERIC = frozenset({_T.NUMBER, _T.RANGE})
-_BOOL = frozenset({_T.BOOLEAN, _T.CHECKBOX})
-_TEMPORAL = frozenset({_T.DATE, _T.DATETIME_LOCAL, _T.TIME, _T.MONTH, _T.WEEK})
-_COUNTED = frozenset({_T.OPTION, _T.FILE})
-_AUTO_FORMAT = {_T.EMAIL: "email", _T.URL: "url", _T.TEL: "tel-pattern"}
 _FORMATS = frozenset({"email", "url", "nonempty", "integer", "tel-pattern"})
 _NUMBER_FORMATS = frozenset({"integer", "nonempty"})
 
@@ -82,20 +82,6 @@ _TELNUM = re.compile(r"^\+?[\d\s().\-/]{3,32}$")
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_TEMPORAL_RE = {
-    _T.DATE: re.compile(r"^\d{4}-\d{2}-\d{2}$"),
-    _T.DATETIME_LOCAL: re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$"),
-    _T.TIME: re.compile(r"^\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$"),
-    _T.MONTH: re.compile(r"^(\d{4})-(\d{2})$"),
-    _T.WEEK: re.compile(r"^(\d{4})-W(\d{2})$"),
-}
-_TEMPORAL_HINT = {
-    _T.DATE: "YYYY-MM-DD",
-    _T.DATETIME_LOCAL: "YYYY-MM-DDTHH:MM",
-    _T.TIME: "HH:MM",
-    _T.MONTH: "YYYY-MM",
-    _T.WEEK: "YYYY-Www",
-}
 
 
 class FieldError(BaseModel):
@@ -255,20 +241,309 @@ class _Reject(Exception):
         self.message = message
 
 
+# -- value coercion: one function per family of types --------------------------------------
+
+
+def _coerce_text(f: Field, raw: Any) -> str:
+    kind = _KINDS[f.type]
+    if not isinstance(raw, str):
+        raise _Reject("type", "must be a string")
+    if kind.auto_format is not None:
+        _check_format(kind.auto_format, raw)
+    if "value" in kind.data and f.data.value is not None and raw != f.data.value:
+        raise _Reject("choice", f"must be the fixed value {f.data.value!r}")
+    return raw
+
+
+def _coerce_number(_f: Field, raw: Any) -> int | float:
+    if isinstance(raw, bool):
+        raise _Reject("type", "must be a number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if _INT.match(text):
+            return int(text)
+        if not _FLOAT.match(text):
+            raise _Reject("type", "must be a number")
+        raw = float(text)
+    if not isinstance(raw, float) or not math.isfinite(raw):
+        raise _Reject("type", "must be a finite number")
+    return int(raw) if raw.is_integer() and abs(raw) <= 2**53 else raw
+
+
+def _coerce_bool(_f: Field, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise _Reject("type", "must be true or false")
+
+
+def _choose(f: Field, raw: Any) -> str | list[str]:
+    allowed = f.data.values or []
+    many = _KINDS[f.type].choice == "many"
+    if isinstance(raw, str):
+        items: list[Any] = [raw]
+    elif isinstance(raw, list) and many:
+        items = raw
+    else:
+        raise _Reject("type", f"must be {'a string or a list of strings' if many else 'a string'}")
+    if not all(isinstance(i, str) for i in items):
+        raise _Reject("type", "selected items must be strings")
+    if len(set(items)) != len(items):
+        raise _Reject("choice", "an item is selected more than once")
+    bad = [i for i in items if i not in allowed]
+    if bad:
+        raise _Reject("choice", f"not one of {allowed}: {', '.join(map(repr, bad))}")
+    return raw if isinstance(raw, str) else list(items)
+
+
+def _coerce_temporal(f: Field, raw: Any) -> str:
+    kind = _KINDS[f.type]
+    if not isinstance(raw, str):
+        raise _Reject("type", f"must be a string {kind.hint}")
+    try:
+        kind.parse(raw)
+    except ValueError:
+        raise _Reject("format", f"must be a valid {f.type.value} ({kind.hint})") from None
+    return raw
+
+
+def _coerce_color(_f: Field, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise _Reject("type", "must be a string #rrggbb")
+    if not _COLOR.match(raw):
+        raise _Reject("format", "must be a colour #rrggbb")
+    return raw.lower()
+
+
+def _coerce_file(f: Field, raw: Any) -> str | list[str]:
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise _Reject("type", "must be a file reference or a list of them")
+    if f.data.output_format == "url" and not all(_URL.match(i) for i in items):
+        raise _Reject("format", "must be http(s) URL(s)")
+    return raw if isinstance(raw, str) else list(items)
+
+
+def _coerce_none(_f: Field, _raw: Any) -> Any:
+    raise _Reject("unknown", "display-only field takes no value")
+
+
+def _parser(pattern: str, convert: Callable[[re.Match[str]], Any]) -> Callable[[str], Any]:
+    """Temporal text to a comparable value: ``pattern`` must match, then ``convert``."""
+    regex = re.compile(pattern)
+
+    def parse(text: str) -> Any:
+        match = regex.match(text)
+        if match is None:
+            raise ValueError(text)
+        return convert(match)
+
+    return parse
+
+
+def _month(match: re.Match[str]) -> tuple[int, int]:
+    year, month = int(match[1]), int(match[2])
+    if not 1 <= month <= 12:
+        raise ValueError(match.string)
+    return year, month
+
+
+def _week(match: re.Match[str]) -> tuple[int, int]:
+    year, week = int(match[1]), int(match[2])
+    date.fromisocalendar(year, week, 1)  # raises for week 0, or 53 in a 52-week year
+    return year, week
+
+
+def _unparsed(text: str) -> Any:
+    raise ValueError(text)
+
+
+# -- the field kinds: one row per type ------------------------------------------------------
+
+_Bound = Literal["length", "number", "temporal", "count"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Kind:
+    """How one :class:`FieldType` is built, checked and coerced (a row of ``_KINDS``).
+
+    Attributes:
+        coerce: Type-checks and coerces a submitted value; raises :class:`_Reject`.
+        bound: What ``min``/``max`` measure: ``length`` (characters), ``number``, ``temporal``
+            (dates/times, via ``parse``), ``count`` (items or files); ``None``: not allowed.
+        rules: :meth:`Field.of` options written as validations, in this order.
+        data: :meth:`Field.of` options written into ``data``; data ``min``/``max`` are enforced
+            and a data ``value`` is the only one accepted.
+        flags: Boolean :meth:`Field.of` options: ``integer`` (``format: integer``) and
+            ``multiple`` (without it ``min`` and ``max`` default to 1: a single choice).
+        formats: The ``format`` validations that apply.
+        auto_format: A format always checked, and written first by :meth:`Field.of`.
+        fixed_data: ``data`` keys and values :meth:`Field.of` always sets.
+        choice: Picks from ``data.values``: ``one`` value, or ``many`` (a string or a list).
+        parse: Temporal text to a comparable value; raises ValueError.
+        hint: The expected temporal form, for messages.
+    """
+
+    coerce: Callable[[Field, Any], Any]
+    bound: _Bound | None = None
+    rules: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    formats: frozenset[str] = frozenset()
+    auto_format: str | None = None
+    fixed_data: tuple[tuple[str, str], ...] = ()
+    choice: Literal["one", "many"] | None = None
+    parse: Callable[[str], Any] = _unparsed
+    hint: str = ""
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The type-specific options :meth:`Field.of` takes."""
+        return frozenset(self.rules + self.data + self.flags)
+
+
+def _temporal(hint: str, pattern: str, convert: Callable[[re.Match[str]], Any]) -> _Kind:
+    parse = _parser(pattern, convert)
+    bounds = ("min", "max")
+    return _Kind(coerce=_coerce_temporal, bound="temporal", rules=bounds, parse=parse, hint=hint)
+
+
+_SUBSECOND = r"(?::\d{2}(?:\.\d{1,6})?)?"
+_TEXT_KIND = _Kind(
+    coerce=_coerce_text, bound="length", rules=("min", "max", "format"), formats=_FORMATS
+)
+_BOOL_KIND = _Kind(coerce=_coerce_bool)
+_KINDS: Mapping[FieldType, _Kind] = MappingProxyType(
+    {
+        _T.TEXT: _TEXT_KIND,
+        _T.STRING: _TEXT_KIND,
+        _T.TEXTAREA: _TEXT_KIND,
+        _T.PASSWORD: _TEXT_KIND,
+        _T.SEARCH: _TEXT_KIND,
+        _T.EMAIL: replace(_TEXT_KIND, auto_format="email"),
+        _T.URL: replace(_TEXT_KIND, auto_format="url"),
+        _T.TEL: replace(_TEXT_KIND, auto_format="tel-pattern"),
+        _T.HIDDEN: replace(_TEXT_KIND, data=("value",)),
+        _T.NUMBER: _Kind(
+            coerce=_coerce_number,
+            bound="number",
+            rules=("min", "max", "format"),
+            flags=("integer",),
+            formats=_NUMBER_FORMATS,
+        ),
+        _T.RANGE: _Kind(
+            coerce=_coerce_number,
+            bound="number",
+            rules=("format",),
+            data=("min", "max", "step"),
+            formats=_NUMBER_FORMATS,
+        ),
+        _T.BOOLEAN: _BOOL_KIND,
+        _T.CHECKBOX: _BOOL_KIND,
+        _T.OPTION: _Kind(
+            coerce=_choose,
+            bound="count",
+            rules=("min", "max"),
+            data=("values",),
+            flags=("multiple",),
+            choice="many",
+        ),
+        _T.RADIO: _Kind(coerce=_choose, data=("values",), choice="one"),
+        _T.DATE: _temporal(
+            "YYYY-MM-DD", r"^\d{4}-\d{2}-\d{2}$", lambda m: date.fromisoformat(m.string)
+        ),
+        _T.DATETIME_LOCAL: _temporal(
+            "YYYY-MM-DDTHH:MM",
+            rf"^\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}{_SUBSECOND}$",
+            lambda m: datetime.fromisoformat(m.string),
+        ),
+        _T.TIME: _temporal(
+            "HH:MM", rf"^\d{{2}}:\d{{2}}{_SUBSECOND}$", lambda m: time.fromisoformat(m.string)
+        ),
+        _T.MONTH: _temporal("YYYY-MM", r"^(\d{4})-(\d{2})$", _month),
+        _T.WEEK: _temporal("YYYY-Www", r"^(\d{4})-W(\d{2})$", _week),
+        _T.COLOR: _Kind(coerce=_coerce_color),
+        _T.FILE: _Kind(
+            coerce=_coerce_file,
+            bound="count",
+            rules=("accept", "min", "max"),
+            fixed_data=(("output_format", "url"),),
+        ),
+        _T.NONE: _Kind(coerce=_coerce_none),
+    }
+)
+
+
+# Typed views of Field.of's options, one per shorthand (runtime truth: the _KINDS rows).
+
+
+class _Sized(FieldOptions, total=False):
+    min: int | None
+    max: int | None
+
+
+class _Text(_Sized, total=False):
+    format: str | None
+
+
+class _Choice(_Sized, total=False):
+    multiple: bool
+
+
+class _File(_Sized, total=False):
+    accept: str | None
+
+
+class _Number(FieldOptions, total=False):
+    min: float | None
+    max: float | None
+    integer: bool
+
+
+class _Step(FieldOptions, total=False):
+    step: float | None
+
+
+class _Temporal(FieldOptions, total=False):
+    min: str | None
+    max: str | None
+
+
+class _AnyOptions(FieldOptions, total=False):
+    min: Any
+    max: Any
+    format: str | None
+    integer: bool
+    values: list[str] | None
+    multiple: bool
+    step: float | None
+    accept: str | None
+    value: str | None
+
+
+_COMMON = frozenset(FieldOptions.__annotations__)
+
+
 class Field(BaseModel):
     """One MIP-003 input field; ``model_dump()`` is exactly the MIP-003 field object.
 
     Our extension ``visible_when`` is written into ``data.visibleWhen`` (MIP-003 clients
     ignore unknown data keys) and read back from there, so JSON round trips are lossless.
     Fields are required unless they carry ``{"validation": "optional", "value": "true"}``.
-    The constructors (``Field.text``, ``Field.number``, ...) take :class:`FieldOptions`:
-    ``optional``, ``description``, ``placeholder``, ``default`` and ``visible_when``.
+    :meth:`Field.of` builds any type; ``Field.text``, ``Field.number``, ... are typed
+    shorthands for it. All take :class:`FieldOptions`: ``optional``, ``description``,
+    ``placeholder``, ``default`` and ``visible_when``.
 
     Example:
         >>> Field.number("seats", "Seats", min=1).model_dump()["validations"]
         [{'validation': 'min', 'value': '1'}]
         >>> Field.option("plan", "Plan", ["basic", "pro"]).check_value("pro")
         ('pro', [])
+        >>> Field.of("radio", "pay", "Pay", values=["card"]) == Field.radio("pay", "Pay", ["card"])
+        True
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -327,19 +602,20 @@ class Field(BaseModel):
         Returns:
             ``(cleaned, [])`` when valid, else ``(None, errors)`` with every problem found.
         """
+        kind = _KINDS[self.type]
         try:
-            value = _coerce(self, raw)
+            value = kind.coerce(self, raw)
         except _Reject as bad:
             return None, [FieldError(field=self.id, code=bad.code, message=bad.message)]
         errors: list[FieldError] = []
         rules: list[tuple[str, str]] = [(v.validation, v.value) for v in self.validations]
-        if self.type is FieldType.RANGE:
-            rules += [(k, b) for k, b in (("min", self.data.min), ("max", self.data.max)) if b]
-        for kind, rule in rules:
+        data_bounds = (("min", self.data.min), ("max", self.data.max))
+        rules += [(k, b) for k, b in data_bounds if b and k in kind.data]
+        for which, rule in rules:
             try:
-                if kind in ("min", "max"):
-                    _check_bound(self.type, kind, rule, value)
-                elif kind == "format":
+                if which in ("min", "max"):
+                    _check_bound(self.type, which, rule, value)
+                elif which == "format":
                     _check_format(rule, value)
             except _Reject as bad:
                 errors.append(FieldError(field=self.id, code=bad.code, message=bad.message))
@@ -348,236 +624,157 @@ class Field(BaseModel):
     # -- constructors -------------------------------------------------------------------
 
     @classmethod
-    def _make(
-        cls,
-        type_: FieldType,
-        id_: str,
-        name: str,
-        opts: FieldOptions,
-        rules: tuple[tuple[str, Any], ...] = (),
-        **data: Any,
-    ) -> Field:
+    def of(cls, type: FieldType | str, id: str, name: str, **options: Unpack[_AnyOptions]) -> Field:
+        """A field of any type; ``Field.text``, ``Field.number``, ... are typed shorthands for it.
+
+        Besides :class:`FieldOptions` each type takes its own options (see the shorthands):
+        ``min``/``max``/``format``/``accept`` become validations (e-mail, URL and telephone
+        fields always get their format first), ``values``, ``value`` and a range's
+        ``min``/``max``/``step`` go into ``data``, ``integer=True`` means ``format="integer"``
+        and an ``option`` is single (``min`` and ``max`` default to 1) unless ``multiple=True``.
+        An option given as ``None`` counts as not given.
+
+        Args:
+            type: The field type, e.g. ``"month"`` or ``FieldType.MONTH``.
+            id: The field id.
+            name: The field's label.
+            **options: The options above.
+
+        Returns:
+            The field, exactly as the matching shorthand would build it.
+
+        Raises:
+            TypeError: The type does not take one of the given options.
+            ValueError: An unknown type, or an invalid definition (pydantic ValidationError).
+
+        Example:
+            >>> Field.of("month", "start", "Start month", min="2025-01").validations[0].value
+            '2025-01'
+        """
+        kind_type = FieldType(type)
+        kind = _KINDS[kind_type]
+        given = {k: v for k, v in options.items() if v is not None}  # None: not given
+        unknown = sorted(set(given) - _COMMON - kind.options)
+        if unknown:
+            raise TypeError(f"type {kind_type.value!r} takes no option {', '.join(unknown)}")
+        if given.pop("integer", False):
+            given["format"] = "integer"
+        if "multiple" in kind.flags and not given.pop("multiple", False):
+            given.update({k: 1 for k in ("min", "max") if given.get(k) is None})
+        rules = [
+            ("format", kind.auto_format),
+            *((k, given.get(k)) for k in kind.rules),
+            ("optional", "true" if given.get("optional") else None),
+        ]
         validations = [
             Validation.model_validate({"validation": k, "value": v})
             for k, v in rules
             if v is not None
         ]
-        if opts.get("optional"):
-            validations.append(Validation(validation="optional", value="true"))
-        fd = FieldData(
-            description=opts.get("description"),
-            placeholder=opts.get("placeholder"),
-            default=opts.get("default"),
-            **data,
-        )
+        data_keys = ("description", "placeholder", "default", *kind.data)
+        data = FieldData(**dict(kind.fixed_data), **{k: given[k] for k in data_keys if k in given})
         return cls(
-            id=id_,
-            type=type_,
+            id=id,
+            type=kind_type,
             name=name,
-            data=fd,
+            data=data,
             validations=validations,
-            visible_when=opts.get("visible_when"),
+            visible_when=given.get("visible_when"),
         )
 
     @classmethod
-    def of(
-        cls,
-        type: FieldType | str,
-        id: str,
-        name: str,
-        *,
-        min: Any = None,
-        max: Any = None,
-        format: str | None = None,
-        values: list[str] | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
-        """Any type, e.g. ``Field.of("month", "start", "Start month", min="2025-01")``."""
-        rules = (("min", min), ("max", max), ("format", format))
-        return cls._make(FieldType(type), id, name, opts, rules, values=values)
-
-    @classmethod
-    def text(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: int | None = None,
-        max: int | None = None,
-        format: str | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def text(cls, id: str, name: str, **opts: Unpack[_Text]) -> Field:
         """Single-line text; ``min``/``max`` bound its length, ``format`` e.g. ``nonempty``."""
-        return cls._make(_T.TEXT, id, name, opts, (("min", min), ("max", max), ("format", format)))
+        return cls.of(_T.TEXT, id, name, **opts)
 
     @classmethod
-    def textarea(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: int | None = None,
-        max: int | None = None,
-        format: str | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def textarea(cls, id: str, name: str, **opts: Unpack[_Text]) -> Field:
         """Multi-line text; ``min``/``max`` bound its length."""
-        rules = (("min", min), ("max", max), ("format", format))
-        return cls._make(_T.TEXTAREA, id, name, opts, rules)
+        return cls.of(_T.TEXTAREA, id, name, **opts)
 
     @classmethod
-    def password(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: int | None = None,
-        max: int | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def password(cls, id: str, name: str, **opts: Unpack[_Sized]) -> Field:
         """Password text; ``min``/``max`` bound its length."""
-        return cls._make(_T.PASSWORD, id, name, opts, (("min", min), ("max", max)))
+        return cls.of(_T.PASSWORD, id, name, **opts)
 
     @classmethod
-    def email(
-        cls, id: str, name: str, *, max: int | None = None, **opts: Unpack[FieldOptions]
-    ) -> Field:
+    def email(cls, id: str, name: str, **opts: Unpack[_Sized]) -> Field:
         """E-mail address (always format-checked)."""
-        return cls._make(_T.EMAIL, id, name, opts, (("format", "email"), ("max", max)))
+        return cls.of(_T.EMAIL, id, name, **opts)
 
     @classmethod
-    def url(
-        cls, id: str, name: str, *, max: int | None = None, **opts: Unpack[FieldOptions]
-    ) -> Field:
+    def url(cls, id: str, name: str, **opts: Unpack[_Sized]) -> Field:
         """An http(s) URL (always format-checked)."""
-        return cls._make(_T.URL, id, name, opts, (("format", "url"), ("max", max)))
+        return cls.of(_T.URL, id, name, **opts)
 
     @classmethod
     def tel(cls, id: str, name: str, **opts: Unpack[FieldOptions]) -> Field:
         """Telephone number: digits, spaces, ``+()./-`` (always format-checked)."""
-        return cls._make(_T.TEL, id, name, opts, (("format", "tel-pattern"),))
+        return cls.of(_T.TEL, id, name, **opts)
 
     @classmethod
-    def number(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: float | None = None,
-        max: float | None = None,
-        integer: bool = False,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def number(cls, id: str, name: str, **opts: Unpack[_Number]) -> Field:
         """A number; ``min``/``max`` bound its value, ``integer`` adds ``format: integer``."""
-        rules = (("min", min), ("max", max), ("format", "integer" if integer else None))
-        return cls._make(_T.NUMBER, id, name, opts, rules)
+        return cls.of(_T.NUMBER, id, name, **opts)
 
     @classmethod
-    def range(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: float,
-        max: float,
-        step: float | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def range(cls, id: str, name: str, *, min: float, max: float, **opts: Unpack[_Step]) -> Field:
         """A slider from ``min`` to ``max`` (bounds in ``data``, enforced too)."""
-        return cls._make(_T.RANGE, id, name, opts, min=min, max=max, step=step)
+        return cls.of(_T.RANGE, id, name, min=min, max=max, **opts)
 
     @classmethod
     def boolean(cls, id: str, name: str, **opts: Unpack[FieldOptions]) -> Field:
         """A true/false switch (``false`` is a value, so a required boolean may be false)."""
-        return cls._make(_T.BOOLEAN, id, name, opts)
+        return cls.of(_T.BOOLEAN, id, name, **opts)
 
     @classmethod
     def checkbox(cls, id: str, name: str, **opts: Unpack[FieldOptions]) -> Field:
         """A single checkbox (true/false)."""
-        return cls._make(_T.CHECKBOX, id, name, opts)
+        return cls.of(_T.CHECKBOX, id, name, **opts)
 
     @classmethod
-    def option(
-        cls,
-        id: str,
-        name: str,
-        values: list[str],
-        *,
-        multiple: bool = False,
-        min: int | None = None,
-        max: int | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def option(cls, id: str, name: str, values: list[str], **opts: Unpack[_Choice]) -> Field:
         """Select from ``values``: single (min = max = 1) unless ``multiple``."""
-        if not multiple:
-            min, max = (1 if min is None else min), (1 if max is None else max)
-        return cls._make(
-            _T.OPTION, id, name, opts, (("min", min), ("max", max)), values=list(values)
-        )
+        return cls.of(_T.OPTION, id, name, values=list(values), **opts)
 
     @classmethod
     def radio(cls, id: str, name: str, values: list[str], **opts: Unpack[FieldOptions]) -> Field:
         """Pick exactly one of ``values``."""
-        return cls._make(_T.RADIO, id, name, opts, values=list(values))
+        return cls.of(_T.RADIO, id, name, values=list(values), **opts)
 
     @classmethod
-    def date(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: str | None = None,
-        max: str | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def date(cls, id: str, name: str, **opts: Unpack[_Temporal]) -> Field:
         """A date ``YYYY-MM-DD``; ``min``/``max`` are dates in the same form."""
-        return cls._make(_T.DATE, id, name, opts, (("min", min), ("max", max)))
+        return cls.of(_T.DATE, id, name, **opts)
 
     @classmethod
-    def time(
-        cls,
-        id: str,
-        name: str,
-        *,
-        min: str | None = None,
-        max: str | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def time(cls, id: str, name: str, **opts: Unpack[_Temporal]) -> Field:
         """A time of day ``HH:MM[:SS]``."""
-        return cls._make(_T.TIME, id, name, opts, (("min", min), ("max", max)))
+        return cls.of(_T.TIME, id, name, **opts)
 
     @classmethod
-    def file(
-        cls,
-        id: str,
-        name: str,
-        *,
-        accept: str | None = None,
-        min: int | None = None,
-        max: int | None = None,
-        **opts: Unpack[FieldOptions],
-    ) -> Field:
+    def file(cls, id: str, name: str, **opts: Unpack[_File]) -> Field:
         """File upload(s), delivered as URL(s) (``outputFormat: url``); min/max count files."""
-        rules = (("accept", accept), ("min", min), ("max", max))
-        return cls._make(_T.FILE, id, name, opts, rules, output_format="url")
+        return cls.of(_T.FILE, id, name, **opts)
 
     @classmethod
     def hidden(cls, id: str, name: str, value: str, **opts: Unpack[FieldOptions]) -> Field:
         """A fixed hidden value; when omitted the check fills it in, when sent it must match."""
-        return cls._make(_T.HIDDEN, id, name, opts, value=value)
+        return cls.of(_T.HIDDEN, id, name, value=value, **opts)
 
     @classmethod
     def info(cls, id: str, name: str, **opts: Unpack[FieldOptions]) -> Field:
         """Display-only text (type ``none``); it takes no value."""
-        return cls._make(_T.NONE, id, name, opts)
+        return cls.of(_T.NONE, id, name, **opts)
 
 
 # -- definition checks ------------------------------------------------------------------
 
 
 def _definition_problems(f: Field) -> list[str]:
+    kind = _KINDS[f.type]
     problems: list[str] = []
-    if f.type in (_T.OPTION, _T.RADIO):
+    if kind.choice is not None:
         values = f.data.values or []
         if not values:
             problems.append(f"type {f.type.value} needs a non-empty data.values")
@@ -586,113 +783,32 @@ def _definition_problems(f: Field) -> list[str]:
     if f.visible_when is not None and f.visible_when.field == f.id:
         problems.append("visible_when refers to the field itself")
     for v in f.validations:
-        kind, rule = v.validation, v.value
-        if kind in ("min", "max"):
-            if _bound_kind(f.type) is None:
-                problems.append(f"{kind} does not apply to type {f.type.value}")
+        which, rule = v.validation, v.value
+        if which in ("min", "max"):
+            if kind.bound is None:
+                problems.append(f"{which} does not apply to type {f.type.value}")
                 continue
             try:
                 _parse_bound(f.type, rule)
             except ValueError:
-                problems.append(f"{kind} value {rule!r} is not valid for type {f.type.value}")
-        elif kind == "format":
+                problems.append(f"{which} value {rule!r} is not valid for type {f.type.value}")
+        elif which == "format":
             if rule not in _FORMATS:
                 problems.append(f"unknown format {rule!r}")
-            elif f.type not in _TEXT and not (f.type in _NUMERIC and rule in _NUMBER_FORMATS):
+            elif rule not in kind.formats:
                 problems.append(f"format {rule!r} does not apply to type {f.type.value}")
-        elif kind == "accept" and f.type is not _T.FILE:
+        elif which == "accept" and "accept" not in kind.rules:
             problems.append("accept applies only to type file")
-        elif kind == "optional" and rule.lower() not in ("true", "false"):
+        elif which == "optional" and rule.lower() not in ("true", "false"):
             problems.append(f"optional value must be 'true' or 'false', not {rule!r}")
-    if f.type is _T.RANGE:
-        for key, text in (("min", f.data.min), ("max", f.data.max), ("step", f.data.step)):
-            if text is not None and not _FLOAT.match(text.strip()):
-                problems.append(f"data.{key} {text!r} is not a number")
+    numeric_data = (("min", f.data.min), ("max", f.data.max), ("step", f.data.step))
+    for key, text in numeric_data:
+        if key in kind.data and text is not None and not _FLOAT.match(text.strip()):
+            problems.append(f"data.{key} {text!r} is not a number")
     return problems
 
 
 # -- value checks -----------------------------------------------------------------------
-
-
-def _coerce(f: Field, raw: Any) -> Any:
-    """Type check and coerce; raises :class:`_Reject`."""
-    t = f.type
-    if t in _TEXT:
-        if not isinstance(raw, str):
-            raise _Reject("type", "must be a string")
-        if t in _AUTO_FORMAT:
-            _check_format(_AUTO_FORMAT[t], raw)
-        if t is _T.HIDDEN and f.data.value is not None and raw != f.data.value:
-            raise _Reject("choice", f"must be the fixed value {f.data.value!r}")
-        return raw
-    if t in _NUMERIC:
-        return _to_number(raw)
-    if t in _BOOL:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-            return raw.strip().lower() == "true"
-        raise _Reject("type", "must be true or false")
-    if t in (_T.OPTION, _T.RADIO):
-        return _choose(f, raw)
-    if t in _TEMPORAL:
-        if not isinstance(raw, str):
-            raise _Reject("type", f"must be a string {_TEMPORAL_HINT[t]}")
-        try:
-            _parse_temporal(t, raw)
-        except ValueError:
-            raise _Reject("format", f"must be a valid {t.value} ({_TEMPORAL_HINT[t]})") from None
-        return raw
-    if t is _T.COLOR:
-        if not isinstance(raw, str):
-            raise _Reject("type", "must be a string #rrggbb")
-        if not _COLOR.match(raw):
-            raise _Reject("format", "must be a colour #rrggbb")
-        return raw.lower()
-    if t is _T.FILE:
-        items = [raw] if isinstance(raw, str) else raw
-        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            raise _Reject("type", "must be a file reference or a list of them")
-        if f.data.output_format == "url" and not all(_URL.match(i) for i in items):
-            raise _Reject("format", "must be http(s) URL(s)")
-        return raw if isinstance(raw, str) else list(items)
-    raise _Reject("unknown", "display-only field takes no value")
-
-
-def _to_number(raw: Any) -> int | float:
-    if isinstance(raw, bool):
-        raise _Reject("type", "must be a number")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str):
-        text = raw.strip()
-        if _INT.match(text):
-            return int(text)
-        if not _FLOAT.match(text):
-            raise _Reject("type", "must be a number")
-        raw = float(text)
-    if not isinstance(raw, float) or not math.isfinite(raw):
-        raise _Reject("type", "must be a finite number")
-    return int(raw) if raw.is_integer() and abs(raw) <= 2**53 else raw
-
-
-def _choose(f: Field, raw: Any) -> str | list[str]:
-    allowed = f.data.values or []
-    if isinstance(raw, str):
-        items: list[Any] = [raw]
-    elif isinstance(raw, list) and f.type is _T.OPTION:
-        items = raw
-    else:
-        kinds = "a string or a list of strings" if f.type is _T.OPTION else "a string"
-        raise _Reject("type", f"must be {kinds}")
-    if not all(isinstance(i, str) for i in items):
-        raise _Reject("type", "selected items must be strings")
-    if len(set(items)) != len(items):
-        raise _Reject("choice", "an item is selected more than once")
-    bad = [i for i in items if i not in allowed]
-    if bad:
-        raise _Reject("choice", f"not one of {allowed}: {', '.join(map(repr, bad))}")
-    return raw if isinstance(raw, str) else list(items)
 
 
 def _check_format(fmt: str, value: Any) -> None:
@@ -713,59 +829,30 @@ def _check_format(fmt: str, value: Any) -> None:
         raise _Reject("format", "must be a telephone number")
 
 
-def _parse_temporal(t: FieldType, text: str) -> Any:
-    """Parse a temporal value into something comparable; raises ValueError."""
-    match = _TEMPORAL_RE[t].match(text)
-    if not match:
-        raise ValueError(text)
-    if t is _T.DATE:
-        return date.fromisoformat(text)
-    if t is _T.DATETIME_LOCAL:
-        return datetime.fromisoformat(text)
-    if t is _T.TIME:
-        return time.fromisoformat(text)
-    year, part = int(match.group(1)), int(match.group(2))
-    if t is _T.MONTH:
-        if not 1 <= part <= 12:
-            raise ValueError(text)
-    else:
-        date.fromisocalendar(year, part, 1)  # raises for week 0, or 53 in a 52-week year
-    return (year, part)
-
-
-def _bound_kind(t: FieldType) -> str | None:
-    if t in _TEXT:
-        return "length"
-    if t in _NUMERIC:
-        return "number"
-    if t in _TEMPORAL:
-        return "temporal"
-    return "count" if t in _COUNTED else None
-
-
 def _parse_bound(t: FieldType, text: str) -> Any:
-    kind, text = _bound_kind(t), text.strip()
-    if kind in ("length", "count"):
+    kind, text = _KINDS[t], text.strip()
+    if kind.bound in ("length", "count"):
         if not text.isdigit():
             raise ValueError(text)
         return int(text)
-    if kind == "number":
+    if kind.bound == "number":
         if not _FLOAT.match(text):
             raise ValueError(text)
         return float(text) if not _INT.match(text) else int(text)
-    return _parse_temporal(t, text)
+    return kind.parse(text)
 
 
 def _check_bound(t: FieldType, which: str, rule: str, value: Any) -> None:
-    bound, kind = _parse_bound(t, rule), _bound_kind(t)
-    if kind == "length":
+    kind = _KINDS[t]
+    bound = _parse_bound(t, rule)
+    if kind.bound == "length":
         measured = len(value)
-    elif kind == "count":
+    elif kind.bound == "count":
         measured = 1 if isinstance(value, str) else len(value)
-    elif kind == "number":
+    elif kind.bound == "number":
         measured = value
     else:
-        measured = _parse_temporal(t, value)
+        measured = kind.parse(value)
     low = which == "min"
     if (measured >= bound) if low else (measured <= bound):
         return
@@ -776,5 +863,5 @@ def _check_bound(t: FieldType, which: str, rule: str, value: Any) -> None:
         "count": f"must have at {word} {rule} selected",
         "number": f"must be at {word} {rule}",
         "temporal": f"must be {'on or after' if low else 'on or before'} {rule}",
-    }[kind or "number"]
+    }[kind.bound or "number"]
     raise _Reject(which, message)
