@@ -98,6 +98,12 @@ class RayTask(BaseModel):
 
     The function must be importable where Ray runs it and return JSON-compatible values
     (write large outputs to storage and return a reference).
+
+    Example:
+        >>> task = RayTask(function="mypkg.embed:run", args=[[1, 2, 3]], num_gpus=1)
+        >>> task.num_gpus, task.num_cpus
+        (1.0, 1.0)
+        >>> done = await self.gpu(task)  # doctest: +SKIP
     """
 
     function: str = Field(pattern=_FUNCTION_REF.pattern)
@@ -130,7 +136,14 @@ class RayTaskResult(BaseModel):
 
 
 class RayJob(BaseModel):
-    """Run ``entrypoint`` (a shell command) as a Ray Job on the cluster."""
+    """Run ``entrypoint`` (a shell command) as a Ray Job on the cluster.
+
+    Example:
+        >>> job = RayJob(entrypoint="python train.py --epochs 1", num_gpus=1)
+        >>> job.entrypoint.split()[0]
+        'python'
+        >>> done = await self.gpu(job)  # doctest: +SKIP
+    """
 
     entrypoint: str = Field(min_length=1)
     runtime_env: dict[str, JsonValue] | None = None

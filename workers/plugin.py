@@ -67,6 +67,9 @@ class DurasumiPlugin(SimplePlugin):
             failures keep Temporal's default (the task retries until a fixed deploy).
 
     Example:
+        >>> plugin = DurasumiPlugin()
+        >>> plugin.name()
+        'durasumi'
         >>> from temporalio.client import Client  # doctest: +SKIP
         >>> from temporalio.worker import Worker  # doctest: +SKIP
         >>> client = await Client.connect("localhost:7233")  # doctest: +SKIP

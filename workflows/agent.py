@@ -63,6 +63,7 @@ class StepOptions:
         retry: retry policy for the retryable failures.
 
     Example:
+        >>> from datetime import timedelta
         >>> class Patient(AgentWorkflow):
         ...     llm_options = StepOptions(timeout=timedelta(minutes=30))
         >>> Patient.llm_options.heartbeat is None
@@ -146,6 +147,15 @@ class FormExpired(ApplicationError):
     """Raised by :meth:`AgentWorkflow.ask` when a form's deadline passes unanswered.
 
     Left uncaught it fails the job, and the buyer is refunded where money moved.
+
+    Example:
+        >>> expired = FormExpired("mood-1")
+        >>> expired.type, expired.non_retryable, expired.request_id
+        ('FormExpired', True, 'mood-1')
+        >>> try:  # doctest: +SKIP
+        ...     answer = await self.ask(MOOD, timeout=timedelta(hours=1))
+        ... except FormExpired:
+        ...     answer = {"mood": "unknown"}  # go on without it
     """
 
     def __init__(self, request_id: str) -> None:

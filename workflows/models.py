@@ -124,7 +124,16 @@ class JobInput(BaseModel):
 
 
 class AgentRunInput(BaseModel):
-    """What the agent child workflow receives from JobWorkflow."""
+    """What an agent's ``run`` receives: the job's id, the agent's name and the buyer's input.
+
+    ``input_data`` is the start_job input as the buyer sent it; ``self.validated_input(job)``
+    returns it cleaned by the agent's ``input_form``.
+
+    Example:
+        >>> job = AgentRunInput(job_id="job-echo-1", agent="echo", input_data={"text": "hi"})
+        >>> job.input_data["text"]
+        'hi'
+    """
 
     job_id: str
     agent: str
