@@ -308,7 +308,11 @@ def test_durasumi_variables_are_settings_and_parse(monkeypatch: pytest.MonkeyPat
                 monkeypatch.setenv(key, resolved)
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
         assert settings.temporal_profile == "compose"
-        assert settings.db_url.startswith("postgresql+psycopg://durasumi:")
+        if name == "example-worker":  # a vendor's worker: no app database, the API instead
+            assert "DURASUMI_DATABASE_URL" not in env
+            assert settings.api_base_url == "http://api:8000" and "DURASUMI_API_KEY" in env
+        else:
+            assert settings.db_url.startswith("postgresql+psycopg://durasumi:")
         if "DURASUMI_SIGNING_SECRET" in env:
             assert len(settings.signing_secret_bytes()) >= 32
         assert settings.codec_keyring() is not None  # .env's keys reach every process
