@@ -15,7 +15,7 @@ from durasumi.api import errors, metrics
 from durasumi.api.deps import Services
 from durasumi.api.limits import BodyLimit
 from durasumi.api.metrics import ApiMetrics, RequestTelemetry
-from durasumi.api.routes import agents, codec, jobs, mip003
+from durasumi.api.routes import agents, codec, docs, jobs, mip003
 from durasumi.client.connect import connect
 from durasumi.db.keys import KeyStore
 from durasumi.db.registry import Registry
@@ -62,6 +62,8 @@ def create_app(
         summary="Durable, paid, interactive AI agents on Temporal: MIP-003 per agent and jobs.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py, with their assets (no CDN)
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -74,5 +76,6 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(agents.router)
     app.include_router(codec.router)
+    docs.install(app)
     app.add_middleware(codec.CodecCors, origins=settings.codec_origins())
     return app

@@ -71,7 +71,9 @@ def test_workflows_import_nothing_from_the_layers_above() -> None:
 def test_the_layering_check_finds_an_offence(tmp_path: Path) -> None:
     # The checker itself, on a file that breaks both rules (a test that cannot fail is none).
     sample = tmp_path / "sample.py"
-    sample.write_text("def f():\n    from durasumi.activities.llm import LlmActivities\nimport api.app\n")
+    sample.write_text(
+        "def f():\n    from durasumi.activities.llm import LlmActivities\nimport api.app\n"
+    )
     modules = [m for _, m in imported_modules(sample)]
     assert "durasumi.activities.llm" in modules and "api.app" in modules
 

@@ -39,16 +39,16 @@ PLATFORM_PACKAGES = [
 VENDOR_FILES = {
     "workflows/__init__.py": '"""The vendor\'s own workflows package."""\n',
     "activities/__init__.py": '"""The vendor\'s own activities package."""\n',
-    "activities/text.py": '''
+    "activities/text.py": """
 from temporalio import activity
 
 
 @activity.defn
 async def shout(text: str) -> str:
     return text.upper() + "!"
-''',
+""",
     "api/__init__.py": 'SERVICE = "the vendor\'s own api package"\n',
-    "workflows/greeter.py": '''
+    "workflows/greeter.py": """
 from datetime import timedelta
 
 from temporalio import workflow
@@ -82,9 +82,9 @@ class Greeter(AgentWorkflow):
         mood = answer.get("other") or answer["mood"]
         loud = await self.step(shout, f"hello {data['who']}")
         return f"{loud} ({mood}; {SERVICE})"
-''',
+""",
     # The vendor's own worker program: a plain temporalio Worker with the plugin.
-    "run_worker.py": '''
+    "run_worker.py": """
 import asyncio
 import os
 import sys
@@ -112,9 +112,9 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-''',
+""",
     # Runs a program as on a vendor-only install: the platform's packages do not import.
-    "vendor_only.py": f'''
+    "vendor_only.py": f"""
 import runpy
 import sys
 
@@ -127,7 +127,7 @@ if sys.argv[0] == "durasumi":
     main()
 else:
     runpy.run_path(sys.argv[0], run_name="__main__")
-''',
+""",
 }
 
 
@@ -234,7 +234,9 @@ async def until_line(proc: asyncio.subprocess.Process, marker: str) -> list[str]
         while True:
             line = (await proc.stdout.readline()).decode()
             if not line:
-                raise AssertionError(f"exited ({proc.returncode}) before {marker!r}:\n{''.join(seen)}")
+                raise AssertionError(
+                    f"exited ({proc.returncode}) before {marker!r}:\n{''.join(seen)}"
+                )
             seen.append(line)
             if marker in line:
                 return seen
