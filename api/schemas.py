@@ -171,6 +171,12 @@ class AgentIn(BaseModel):
     workflow_type: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="Default: the agent's name."
     )
+    worker_problem: str | None = Field(
+        None,
+        max_length=500,
+        description="Set by a worker that cannot serve the agent (no LLM, no Ray): the agent "
+        "is reported unavailable with this reason until a worker registers without one.",
+    )
     price_lovelace: int = Field(0, ge=0)
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
     example: dict[str, Any] | None = Field(None, description="MIP-003 /demo: {input, output}.")
@@ -186,6 +192,7 @@ class AgentOut(BaseModel):
     price_lovelace: int
     input_schema: dict[str, Any]
     available: bool | None = None
+    unavailable_reason: str | None = Field(None, description="Why the agent is not available.")
 
 
 class KeyIn(BaseModel):

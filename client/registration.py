@@ -39,9 +39,14 @@ class AgentRegistration(BaseModel):
     task_queue: str
     workflow_type: str
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
+    worker_problem: str | None = Field(
+        None, description="Why the registering worker cannot serve the agent; None: it can."
+    )
 
 
-def registration_for(cls: type[AgentWorkflow], task_queue: str) -> AgentRegistration:
+def registration_for(
+    cls: type[AgentWorkflow], task_queue: str, worker_problem: str | None = None
+) -> AgentRegistration:
     """What a worker polling ``task_queue`` registers for the agent class ``cls``.
 
     Example:
@@ -55,6 +60,7 @@ def registration_for(cls: type[AgentWorkflow], task_queue: str) -> AgentRegistra
         task_queue=task_queue,
         workflow_type=cls.name,
         input_form=cls.input_form.model_dump(mode="json") if cls.input_form else None,
+        worker_problem=worker_problem,
     )
 
 
@@ -85,7 +91,7 @@ async def register_agents(
 async def _register(
     http: httpx.AsyncClient, registration: AgentRegistration, attempts: int
 ) -> None:
-    body = registration.model_dump(mode="json", exclude_none=True)
+    body = registration.model_dump(mode="json")  # a None clears an earlier worker's problem
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:

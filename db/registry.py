@@ -38,6 +38,7 @@ class AgentRecord(SQLModel, table=True):
     input_form: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     price_lovelace: int = Field(default=0, ge=0)
     example: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    worker_problem: str | None = Field(default=None, max_length=500)
     registered_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 

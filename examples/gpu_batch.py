@@ -24,6 +24,7 @@ class GpuBatch(AgentWorkflow):
     """Scores a batch in chunks on Ray GPU tasks, reporting progress."""
 
     description = "Scores a batch on GPUs with Ray, chunk by chunk; needs the ray extra."
+    needs = frozenset({"gpu"})
     input_form = Form(
         id="batch",
         title="Batch",

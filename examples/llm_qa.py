@@ -31,6 +31,7 @@ class LlmQa(AgentWorkflow):
     """One question, one LLM answer."""
 
     description = "Answers your question with the platform's LLM (needs DURASUMI_LLM_* settings)."
+    needs = frozenset({"llm"})
     input_form = Form(
         id="start",
         title="Topic",

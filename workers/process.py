@@ -21,6 +21,7 @@ from durasumi.activities.gpu import GpuActivities
 from durasumi.activities.llm import LlmActivities
 from durasumi.client.connect import connect
 from durasumi.client.registration import AgentRegistration, registration_for
+from durasumi.workers.readiness import worker_problem
 from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped
 from durasumi.workers.settings import Settings
 from durasumi.workers.telemetry import Telemetry
@@ -80,7 +81,12 @@ async def serve(
     llm = LlmActivities(settings.llm_settings())
     gpu = GpuActivities(settings.ray_settings())
     queues = {agent.name: settings.agent_task_queue(agent.name) for agent in agents}
-    await register([registration_for(agent, queues[agent.name]) for agent in agents])
+    await register(
+        [
+            registration_for(agent, queues[agent.name], worker_problem(agent, settings))
+            for agent in agents
+        ]
+    )
     for agent in agents:
         workers.append(
             agent_worker(

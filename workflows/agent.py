@@ -174,7 +174,8 @@ class AgentWorkflow:
     The name given to ``@workflow.defn`` is the agent's name (``Greeter.name``), its
     workflow type and its task queue's suffix. Class attributes describe the agent to the
     platform: ``description``, ``input_form`` (the MIP-003 input schema of start_job) and
-    ``activities`` (the activity functions the agent calls, registered with its worker);
+    ``activities`` (the activity functions the agent calls, registered with its worker),
+    ``needs`` (``"llm"``, ``"gpu"``: what its worker must be configured with);
     ``step_options``, ``llm_options`` and ``gpu_options`` are the timeouts and retries of
     ``step()``, ``llm()`` and ``gpu()``, which a call may override.
 
@@ -200,6 +201,12 @@ class AgentWorkflow:
     description: ClassVar[str] = ""
     input_form: ClassVar[Form | None] = None
     activities: ClassVar[Sequence[Callable[..., Any]]] = ()
+    needs: ClassVar[frozenset[str]] = frozenset()
+    """What the agent's worker must have: ``"llm"`` (DURASUMI_LLM_*), ``"gpu"`` (Ray).
+
+    A worker without it registers the agent as unavailable, with the reason, so buyers and
+    the Masumi registry see it before a job fails.
+    """
     step_options: ClassVar[StepOptions] = StepOptions()
     llm_options: ClassVar[StepOptions] = LLM_OPTIONS
     gpu_options: ClassVar[StepOptions] = GPU_OPTIONS

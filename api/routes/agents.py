@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from durasumi.api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
 from durasumi.api.schemas import AgentIn, AgentOut
-from durasumi.client import jobs
+from durasumi.client.availability import availability
 from durasumi.db.keys import Role
 from durasumi.db.registry import AgentRecord
 from durasumi.workflows.forms import Form
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/agents", tags=["agents"])
 
 async def _out(services: ServicesDep, record: AgentRecord) -> AgentOut:
     form = Form.model_validate(record.input_form) if record.input_form else None
+    now = await availability(services.client, record)
     return AgentOut(
         name=record.name,
         description=record.description,
@@ -24,7 +25,8 @@ async def _out(services: ServicesDep, record: AgentRecord) -> AgentOut:
         task_queue=record.task_queue,
         price_lovelace=record.price_lovelace,
         input_schema=form.to_input_schema() if form else {"input_data": []},
-        available=await jobs.agent_pollers(services.client, record.task_queue) > 0,
+        available=now.available,
+        unavailable_reason=now.reason,
     )
 
 

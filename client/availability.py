@@ -1,0 +1,37 @@
+"""Whether an agent can take a job now: a worker polls its queue, and that worker can serve it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from temporalio.client import Client
+
+from durasumi.client.jobs import agent_pollers
+
+if TYPE_CHECKING:
+    from durasumi.db.registry import AgentRecord
+
+__all__ = ["Availability", "availability"]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """An agent's availability, with the reason when it is not available."""
+
+    available: bool
+    reason: str | None = None
+
+
+async def availability(client: Client, record: AgentRecord) -> Availability:
+    """Available when a worker polls the agent's task queue and its worker reported no problem.
+
+    The problem (no LLM configured, Ray missing) comes from the last worker that registered
+    the agent; the pollers from Temporal (DescribeTaskQueue), so a worker that stopped
+    polling makes the agent unavailable at once.
+    """
+    if record.worker_problem:
+        return Availability(False, f"{record.name} cannot run jobs: {record.worker_problem}")
+    if await agent_pollers(client, record.task_queue) == 0:
+        return Availability(False, f"no worker serves {record.name} right now")
+    return Availability(True)
