@@ -1,8 +1,13 @@
 """Client-side job operations shared by the CLI and the API: each is one Temporal call.
 
-Starting is idempotent: the workflow id is derived from (agent, MIP-004 input hash) and
-both the id conflict policy (running) and the id reuse policy (closed) refuse a second
+Starting is idempotent: the workflow id is derived from (agent, buyer, MIP-004 input hash)
+and both the id conflict policy (running) and the id reuse policy (closed) refuse a second
 execution, so the same request always names the same job and never runs it twice.
+
+A paid job's start is one Update-with-Start (``start_paid_job``): it starts the job, or
+finds it running, and returns the job's payment request from ``JobWorkflow.payment_request``.
+Update-with-Start needs the ``USE_EXISTING`` conflict policy; a closed job is still refused
+by ``REJECT_DUPLICATE`` and is then answered by a query.
 """
 
 from __future__ import annotations
@@ -11,16 +16,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -30,7 +37,6 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from durasumi.db.registry import AgentRecord
 from durasumi.workflows import search
 from durasumi.workflows.forms import Form
 from durasumi.workflows.ids import input_hash, job_id_for
@@ -48,12 +54,15 @@ from durasumi.workflows.models import (
 )
 from durasumi.workflows.terms import JobTerms
 
+if TYPE_CHECKING:
+    from durasumi.db.registry import AgentRecord
+
 __all__ = [
     "JobListing",
     "JobPage",
+    "PaidJob",
     "StartedJob",
     "agent_pollers",
-    "await_escrow",
     "cancel_job",
     "follow_events",
     "job_view",
@@ -61,6 +70,7 @@ __all__ = [
     "list_jobs",
     "list_jobs_page",
     "start_job",
+    "start_paid_job",
     "submit_form",
 ]
 
@@ -84,6 +94,15 @@ class StartedJob:
     input_hash: str
     created: bool
     handle: WorkflowHandle[JobWorkflow, Any]
+
+
+@dataclass(frozen=True)
+class PaidJob:
+    """A paid job and its view once its escrow had a payment request (or it closed)."""
+
+    job_id: str
+    input_hash: str
+    view: JobView
 
 
 @dataclass(frozen=True)
@@ -114,12 +133,94 @@ async def start_job(
     Raises:
         FormValidationError: the input does not fit the agent's input form.
     """
+    job = _job_input(agent, identifier_from_purchaser, input_data, buyer, terms, payment)
+    try:
+        handle = await client.start_workflow(
+            JobWorkflow.run,
+            job,
+            id=job.job_id,
+            task_queue=platform_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=_search_attributes(job),
+            static_summary=_summary(job),
+            # Where this process also runs the platform worker on the same client (`durasumi
+            # dev`, an API co-located with a platform worker), the server hands the first
+            # workflow task back with the start response: one trip through matching less.
+            # Elsewhere the server ignores the request and dispatches as usual.
+            request_eager_start=True,
+        )
+    except WorkflowAlreadyStartedError:
+        # Running or closed: the same request names the same job, never a second run.
+        return StartedJob(job.job_id, job.input_hash, False, job_handle(client, job.job_id))
+    return StartedJob(job.job_id, job.input_hash, True, handle)
+
+
+async def start_paid_job(
+    client: Client,
+    agent: AgentRecord,
+    identifier_from_purchaser: str,
+    input_data: dict[str, Any],
+    *,
+    platform_task_queue: str,
+    payment: PaymentPlan,
+    timeout: timedelta,
+    buyer: str = "anonymous",
+) -> PaidJob:
+    """Start (or find) a paid job and return it once its escrow has a payment request.
+
+    One Update-with-Start: the job starts if it is not running (``USE_EXISTING`` otherwise)
+    and its ``payment_request`` update answers as soon as the escrow saga made the request
+    (or the job closed without one). A job with the same id that already closed is refused
+    by ``REJECT_DUPLICATE``, so it never runs twice; its view then comes from a query.
+
+    Raises:
+        FormValidationError: the input does not fit the agent's input form.
+        TimeoutError: no payment request within ``timeout`` (no platform worker with
+            escrow, a slow payment service); asking again later is safe and names the
+            same job.
+    """
+    job = _job_input(agent, identifier_from_purchaser, input_data, buyer, None, payment)
+    start = WithStartWorkflowOperation(
+        JobWorkflow.run,
+        job,
+        id=job.job_id,
+        task_queue=platform_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=_search_attributes(job),
+        static_summary=_summary(job),
+    )
+    deadline = asyncio.timeout(timeout.total_seconds())
+    try:
+        async with deadline:
+            view = await client.execute_update_with_start_workflow(
+                JobWorkflow.payment_request, start_workflow_operation=start
+            )
+    except WorkflowAlreadyStartedError:  # closed: answer what it answered while running
+        view = await job_view(client, job.job_id)
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        if not deadline.expired():  # cancelled from outside, not our deadline
+            raise
+        # The SDK turns the cancellation our deadline made into its own error type.
+        raise TimeoutError(f"no payment request for job {job.job_id} yet") from err
+    return PaidJob(job.job_id, job.input_hash, view)
+
+
+def _job_input(
+    agent: AgentRecord,
+    identifier_from_purchaser: str,
+    input_data: dict[str, Any],
+    buyer: str,
+    terms: JobTerms | None,
+    payment: PaymentPlan | None,
+) -> JobInput:
+    """The job for a request, its id derived from (agent, buyer, MIP-004 input hash)."""
     if agent.input_form is not None:
         input_data = Form.model_validate(agent.input_form).clean(input_data)
     digest = input_hash(identifier_from_purchaser, input_data)
-    job_id = job_id_for(agent.name, buyer, digest)
-    job = JobInput(
-        job_id=job_id,
+    return JobInput(
+        job_id=job_id_for(agent.name, buyer, digest),
         agent=agent.name,
         agent_task_queue=agent.task_queue,
         identifier_from_purchaser=identifier_from_purchaser,
@@ -130,33 +231,21 @@ async def start_job(
         terms=terms,
         payment=payment or PaymentPlan(),
     )
-    try:
-        handle = await client.start_workflow(
-            JobWorkflow.run,
-            job,
-            id=job_id,
-            task_queue=platform_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search.AGENT, agent.name),
-                    SearchAttributePair(search.STATUS, JobStatus.AWAITING_PAYMENT.value),
-                    SearchAttributePair(search.BUYER, buyer),
-                    SearchAttributePair(search.VENDOR, agent.vendor),
-                ]
-            ),
-            static_summary=f"{agent.name} job for {buyer}",
-            # Where this process also runs the platform worker on the same client (`durasumi
-            # dev`, an API co-located with a platform worker), the server hands the first
-            # workflow task back with the start response: one trip through matching less.
-            # Elsewhere the server ignores the request and dispatches as usual.
-            request_eager_start=True,
-        )
-    except WorkflowAlreadyStartedError:
-        # Running or closed: the same request names the same job, never a second run.
-        return StartedJob(job_id, digest, False, job_handle(client, job_id))
-    return StartedJob(job_id, digest, True, handle)
+
+
+def _search_attributes(job: JobInput) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search.AGENT, job.agent),
+            SearchAttributePair(search.STATUS, JobStatus.AWAITING_PAYMENT.value),
+            SearchAttributePair(search.BUYER, job.buyer),
+            SearchAttributePair(search.VENDOR, job.vendor),
+        ]
+    )
+
+
+def _summary(job: JobInput) -> str:
+    return f"{job.agent} job for {job.buyer}"
 
 
 def job_handle(client: Client, job_id: str) -> WorkflowHandle[JobWorkflow, Any]:
@@ -181,32 +270,6 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 async def job_view(client: Client, job_id: str) -> JobView:
     """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers)."""
     return await job_handle(client, job_id).query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
-
-
-async def await_escrow(client: Client, job_id: str, timeout: timedelta) -> JobView:
-    """The job's view once its escrow has a payment request (or the job closed).
-
-    A paid job's payment request is made by the escrow saga's first activity (the
-    platform's seller key signs it, or a Masumi payment service issues it), so whoever
-    must answer with its blockchain identifier waits for it here: a history long-poll
-    wakes us at each completed workflow task, and a query reads the view.
-
-    Raises:
-        TimeoutError: no payment request within ``timeout`` (no platform worker with
-            escrow, or a slow payment service); asking again later is safe.
-    """
-    handle = job_handle(client, job_id)
-    async with asyncio.timeout(timeout.total_seconds()):
-        view = await job_view(client, job_id)
-        if view.escrow is not None or view.status.terminal:
-            return view
-        async for history_event in handle.fetch_history_events(wait_new_event=True):
-            if history_event.event_type not in _WAKE_EVENTS:
-                continue
-            view = await job_view(client, job_id)
-            if view.escrow is not None or view.status.terminal:
-                return view
-    return await job_view(client, job_id)
 
 
 async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:

@@ -8,28 +8,32 @@ fast-forwards a job's clock only where it would otherwise wait minutes or hours.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
 from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.api.routes import mip003
 from durasumi.cli.escrow import _payment_request
 from durasumi.client import jobs
-from durasumi.db.registry import Registry
-from durasumi.workers.agents import describe
+from durasumi.db.registry import Registry, describe
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState
-from durasumi.workflows.models import EventKind, JobStatus
+from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.models import CancelRequest, EventKind, JobStatus
 from tests.api_fixtures import Api, serve_api
 from tests.conftest import Stack
 from tests.escrow_agents import PaidEcho
@@ -159,6 +163,96 @@ async def test_paid_job_waits_for_payment_then_runs_and_settles(paid_api: PaidAp
     assert paid_api.balanced()
 
 
+def temporal_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the client calls a start_job could make (the API runs in this process)."""
+    calls: list[str] = []
+    for cls, name in (
+        (Client, "start_workflow"),
+        (Client, "execute_update_with_start_workflow"),
+        (Client, "start_update_with_start_workflow"),
+        (WorkflowHandle, "query"),
+        (WorkflowHandle, "describe"),
+        (WorkflowHandle, "execute_update"),
+    ):
+        original = getattr(cls, name)
+
+        async def spy(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            calls.append(_name)
+            return await _original(*args, **kw)
+
+        monkeypatch.setattr(cls, name, spy)
+    history = WorkflowHandle.fetch_history_events
+
+    def history_spy(*args: Any, **kw: Any) -> Any:
+        calls.append("fetch_history_events")
+        return history(*args, **kw)
+
+    monkeypatch.setattr(WorkflowHandle, "fetch_history_events", history_spy)
+    return calls
+
+
+async def payment_updates(paid_api: PaidApi, job_id: str) -> list[int]:
+    """The event ids of the job's accepted ``payment_request`` updates."""
+    history = await jobs.job_handle(paid_api.client, job_id).fetch_history()
+    accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    return [
+        e.event_id
+        for e in history.events
+        if e.event_type == accepted
+        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == JobWorkflow.payment_request.__name__
+    ]
+
+
+async def test_paid_start_job_is_one_update_with_start(
+    paid_api: PaidApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {
+        "identifier_from_purchaser": uuid.uuid4().hex[:16],
+        "input_data": {"text": "once", "mode": "ok"},
+    }
+    calls = temporal_calls(monkeypatch)
+    async with paid_api.api.client("alice") as http:
+        resp = await http.post("/agents/paid-echo/start_job", json=body)
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    # one Temporal call, the payment request its answer: no start then poll
+    assert calls == ["execute_update_with_start_workflow"]
+    job_id = answer["job_id"]
+    first = await payment_updates(paid_api, job_id)
+    assert len(first) == 1
+    view = await jobs.job_view(paid_api.client, job_id)
+    assert view.escrow is not None
+    assert answer["blockchainIdentifier"] == view.escrow.blockchain_identifier
+
+    # the same request again: the same job (never a second run), the same terms
+    calls.clear()
+    async with paid_api.api.client("alice") as http:
+        again = await http.post("/agents/paid-echo/start_job", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json() == answer
+    assert calls == ["execute_update_with_start_workflow"]
+    assert len(await payment_updates(paid_api, job_id)) == 2
+    history = await jobs.job_handle(paid_api.client, job_id).fetch_history()
+    started = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    assert sum(1 for e in history.events if e.event_type == started) == 1
+
+    # closed, the id cannot be started again (REJECT_DUPLICATE): the terms come from a query
+    handle = jobs.job_handle(paid_api.client, job_id)
+    await handle.signal(JobWorkflow.cancel, CancelRequest(reason="test"))
+    assert (await handle.result()).status is JobStatus.CANCELLED
+    calls.clear()
+    async with paid_api.api.client("alice") as http:
+        closed = await http.post("/agents/paid-echo/start_job", json=body)
+    assert closed.status_code == 200, closed.text
+    assert calls == ["execute_update_with_start_workflow", "query"]
+    same = {k: v for k, v in answer.items() if k != "id"}
+    assert {k: v for k, v in closed.json().items() if k != "id"} == same
+    assert closed.json()["id"] != answer["id"]  # the status id moved on: the job failed
+    assert (await paid_api.status(job_id))["status"] == "failed"
+    assert (await handle.describe()).run_id == history.run_id
+
+
 async def test_a_second_buyer_gets_a_second_escrow(paid_api: PaidApi) -> None:
     body = {
         "identifier_from_purchaser": "00aa00aa00aa00aa",
@@ -217,3 +311,46 @@ async def test_paid_agent_without_escrow_is_refused_clearly(
         assert resp.status_code == 503
         assert "DURASUMI_ESCROW_BACKEND" in resp.json()["message"]
         assert f"{PRICE} lovelace" in resp.json()["message"]
+
+
+async def test_paid_start_without_a_platform_worker_asks_to_retry_the_same_job(
+    env: WorkflowEnvironment,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mip003, "PAYMENT_REQUEST_WAIT", timedelta(seconds=2))
+    config = env.client.service_client.config
+    client = await Client.connect(config.target_host, data_converter=pydantic_data_converter)
+    prefix = f"r-{uuid.uuid4().hex[:8]}"
+    stack = Stack(client, config.target_host, tmp_path, f"{prefix}-platform", prefix)
+    record = describe(PaidEcho, task_queue=stack.queue(PaidEcho.name), vendor="tests")
+    stack.records[PaidEcho.name] = record.model_copy(update={"price_lovelace": PRICE})
+    body = {
+        "identifier_from_purchaser": "00dd00dd00dd00dd",
+        "input_data": {"text": "x", "mode": "ok"},
+    }
+    db = f"sqlite:///{tmp_path / 'api.db'}"
+    async for api in serve_api(stack, db, tmp_path, escrow_backend="offline"):
+        # nobody serves the platform queue: the job starts, its payment request cannot come
+        async with api.client("alice") as http:
+            resp = await http.post("/agents/paid-echo/start_job", json=body)
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["Retry-After"] == "5"
+        named = re.search(r"job-paid-echo-[0-9a-f]+", resp.json()["message"])
+        assert named is not None, resp.text
+        job_id = named.group()
+        handle = jobs.job_handle(client, job_id)
+        first_run = (await handle.describe()).run_id
+
+        # a platform worker comes up: the same start_job finds the same job and its request
+        dev = dev_escrow(tmp_path / "escrow")
+        worker = platform_worker(
+            client, stack.platform_queue, escrow=EscrowActivities(dev.backend())
+        )
+        async with worker:
+            async with api.client("alice") as http:
+                resp = await http.post("/agents/paid-echo/start_job", json=body)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["job_id"] == job_id
+            assert (await handle.describe()).run_id == first_run
+            await handle.terminate("test over")

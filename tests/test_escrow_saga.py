@@ -22,8 +22,7 @@ from durasumi.activities.escrow.errors import ESCROW_UNAVAILABLE, EscrowError
 from durasumi.activities.escrow.port import EscrowActivities, EscrowBackend
 from durasumi.activities.escrow.script import Action
 from durasumi.client import jobs
-from durasumi.db.registry import AgentRecord, Registry
-from durasumi.workers.agents import describe
+from durasumi.db.registry import AgentRecord, Registry, describe
 from durasumi.workers.devserver import temporal_binary
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows import search

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -15,6 +18,7 @@ from durasumi.workflows.errors import (
     WRONG_FORM,
     field_errors_from_details,
 )
+from durasumi.workflows.forms import Form, FormCheck
 from durasumi.workflows.job import JobWorkflow
 from durasumi.workflows.models import EventKind, JobStatus, Submission
 from tests.conftest import Stack
@@ -124,3 +128,39 @@ async def test_invalid_signal_is_recorded_not_fatal(stack: Stack) -> None:
     assert "nope" in rejected[1].message
     await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "comfort"}))
     assert (await started.handle.result()).status is JobStatus.COMPLETED
+
+
+async def test_each_submission_is_checked_once_by_the_job(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workers run in this process with durasumi passed through the sandbox, so the job's
+    # own form checks can be counted (the agent checks again in its own workflow).
+    checked: list[str] = []
+    check = Form.check
+
+    def counting(self: Form, values: Any) -> FormCheck:
+        if workflow.in_workflow() and workflow.info().workflow_type == JobWorkflow.__name__:
+            checked.append(self.id)
+        return check(self, values)
+
+    monkeypatch.setattr(Form, "check", counting)
+    started = await stack.start("trip-planner", {"destination": "Oslo"})
+    await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
+
+    # Update: a refused one is checked by its validator only, an accepted one by its
+    # validator, its handler taking the validator's answer.
+    await refused(stack, started.job_id, Submission(values={"adults": "many"}))
+    assert checked == ["travellers"]
+    await jobs.submit_form(
+        stack.client, started.job_id, Submission(values={"adults": 2, "children": False})
+    )
+    assert checked == ["travellers", "travellers"]
+
+    # Signal: one check each, whether rejected or accepted.
+    await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
+    handle = jobs.job_handle(stack.client, started.job_id)
+    await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "gold"}))
+    await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "comfort"}))
+    assert (await started.handle.result()).status is JobStatus.COMPLETED
+    assert checked == ["travellers", "travellers", "budget", "budget"]
+    assert await update_events(stack, started.job_id) == 1

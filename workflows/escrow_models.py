@@ -1,14 +1,18 @@
-"""The escrow saga's messages: escrow terms, times, states, and the activity inputs/results.
+"""The escrow saga's messages: escrow terms, states, and the activity inputs/results.
 
 Pure pydantic, imported inside the workflow sandbox and by the escrow activities; nothing
-here knows about pycardano. All times are POSIX milliseconds, as on chain.
+here knows about pycardano. All times are POSIX milliseconds, as on chain. The windows and
+deadlines (``EscrowWindows``, ``EscrowTimes``) are shared with free jobs' MIP-003 terms and
+live in ``workflows/terms.py``; ``EscrowTimes`` is re-exported here for the activities.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
+
+from durasumi.workflows.terms import EscrowTimes, EscrowWindows
 
 __all__ = [
     "EscrowAction",
@@ -23,8 +27,6 @@ __all__ = [
     "PaymentRequestInput",
     "WaitForFunds",
 ]
-
-MINUTE_MS = 60_000
 
 
 class EscrowState(StrEnum):
@@ -63,22 +65,14 @@ class EscrowAction(StrEnum):
     WITHDRAW_DISPUTED = "withdraw_disputed"
 
 
-class EscrowTerms(BaseModel):
-    """What a paid job costs and how long each escrow window is (PaymentPlan.escrow).
+class EscrowTerms(EscrowWindows):
+    """What a paid job costs, its escrow windows (``EscrowWindows``) and how the saga polls.
 
-    Defaults follow MASUMI.md: unlockTime = submitResultTime + 6 h and
-    externalDisputeUnlockTime = submitResultTime + 12 h.
+    Carried by ``PaymentPlan.escrow``; the windows' fields stay flat on the wire (see
+    ``workflows/terms.py``).
     """
 
     price_lovelace: int = Field(gt=0)
-    pay_by_minutes: int = Field(10, gt=0, description="payByTime = job start + this.")
-    submit_result_minutes: int = Field(
-        60, ge=15, description="submitResultTime = job start + this."
-    )
-    unlock_minutes: int = Field(360, ge=15, description="unlockTime = submitResultTime + this.")
-    dispute_minutes: int = Field(
-        720, description="externalDisputeUnlockTime = submitResultTime + this."
-    )
     collateral_return_lovelace: int = Field(0, ge=0)
     platform_buyer: bool = Field(
         False, description="The platform holds the buyer's wallet and performs the buyer's steps."
@@ -97,33 +91,6 @@ class EscrowTerms(BaseModel):
     def watch_interval(self) -> int:
         """Seconds between chain reads while the saga watches a settled escrow."""
         return self.watch_seconds or self.poll_seconds
-
-    @model_validator(mode="after")
-    def _windows(self) -> EscrowTerms:
-        if self.pay_by_minutes > self.submit_result_minutes - 5:
-            raise ValueError("payByTime must be at least 5 minutes before submitResultTime")
-        if self.dispute_minutes < self.unlock_minutes + 15:
-            raise ValueError("externalDisputeUnlockTime must be >= unlockTime + 15 minutes")
-        return self
-
-    def times(self, start_ms: int) -> EscrowTimes:
-        """The escrow's deadlines for a job that starts at ``start_ms``."""
-        submit = start_ms + self.submit_result_minutes * MINUTE_MS
-        return EscrowTimes(
-            pay_by_time=start_ms + self.pay_by_minutes * MINUTE_MS,
-            submit_result_time=submit,
-            unlock_time=submit + self.unlock_minutes * MINUTE_MS,
-            external_dispute_unlock_time=submit + self.dispute_minutes * MINUTE_MS,
-        )
-
-
-class EscrowTimes(BaseModel):
-    """The four escrow deadlines (POSIX ms)."""
-
-    pay_by_time: int
-    submit_result_time: int
-    unlock_time: int
-    external_dispute_unlock_time: int
 
 
 class PaymentRequestInput(BaseModel):

@@ -29,14 +29,13 @@ from durasumi.workflows.escrow_models import (
     EscrowStatus,
     EscrowStep,
     EscrowTerms,
-    EscrowTimes,
     EscrowView,
     PaymentRequest,
     PaymentRequestInput,
     WaitForFunds,
 )
 from durasumi.workflows.models import JobInput, JobStatus
-from durasumi.workflows.payment import PaymentHooks, Secured, Settled
+from durasumi.workflows.payment_step import PaymentHooks, Secured, Settled
 
 # The activity class is imported for its method references only. Its annotations name the
 # models outside the sandbox, so every result is re-read as the sandbox's model (_sandboxed).
@@ -68,7 +67,11 @@ def _now_ms() -> int:
 
 
 class EscrowPayment:
-    """The escrow payment step for one job (see the module docstring)."""
+    """The escrow payment step for one job (see the module docstring).
+
+    Every chain step after ``secure`` created the payment request takes that request as an
+    argument, so no step can run without one (rather than asserting it at run time).
+    """
 
     def __init__(self, terms: EscrowTerms, hooks: PaymentHooks | None = None) -> None:
         self.terms = terms
@@ -79,20 +82,20 @@ class EscrowPayment:
     @property
     def escrow(self) -> EscrowView | None:
         """The escrow as the job's status shows it."""
-        if self.request is None:
+        request, status = self.request, self.status
+        if request is None:
             return None
-        status = self.status
         return EscrowView(
-            blockchain_identifier=self.request.blockchain_identifier,
+            blockchain_identifier=request.blockchain_identifier,
             state=status.state if status else EscrowState.NOT_LOCKED,
-            price_lovelace=self.request.price_lovelace,
-            times=self.request.times,
+            price_lovelace=request.price_lovelace,
+            times=request.times,
             result_hash=status.result_hash if status else "",
             transactions=status.transactions if status else [],
-            collateral_return_lovelace=self.request.collateral_return_lovelace,
-            seller_vkey=self.request.seller_vkey,
-            seller_address=self.request.seller_address,
-            script_address=self.request.script_address,
+            collateral_return_lovelace=request.collateral_return_lovelace,
+            seller_vkey=request.seller_vkey,
+            seller_address=request.seller_address,
+            script_address=request.script_address,
         )
 
     # -- secure ------------------------------------------------------------------------
@@ -109,7 +112,9 @@ class EscrowPayment:
         return Settled(detail=detail, refunded=refunded)
 
     async def _secure(self, job: JobInput) -> tuple[bool, str]:
-        self.request = _sandboxed(
+        # The windows fixed when the job started (MIP-003 start_job answered them), if any.
+        times = job.terms.deadlines() if job.terms else self.terms.times(_now_ms())
+        request = self.request = _sandboxed(
             PaymentRequest,
             await workflow.execute_activity_method(
                 EscrowActivities.create_payment_request,
@@ -120,20 +125,20 @@ class EscrowPayment:
                     input_hash=job.input_hash,
                     price_lovelace=self.terms.price_lovelace,
                     collateral_return_lovelace=self.terms.collateral_return_lovelace,
-                    times=_times(job) or self.terms.times(_now_ms()),
+                    times=times,
                 ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             ),
         )
-        t = self.request.times
+        t = request.times
         self._event(
             "payment request created",
             {
-                "blockchain_identifier": self.request.blockchain_identifier,
-                "price_lovelace": self.request.price_lovelace,
-                "seller_vkey": self.request.seller_vkey,
-                "script_address": self.request.script_address,
+                "blockchain_identifier": request.blockchain_identifier,
+                "price_lovelace": request.price_lovelace,
+                "seller_vkey": request.seller_vkey,
+                "script_address": request.script_address,
                 "pay_by_time": t.pay_by_time,
                 "submit_result_time": t.submit_result_time,
                 "unlock_time": t.unlock_time,
@@ -142,7 +147,7 @@ class EscrowPayment:
         )
         if self.terms.platform_buyer and not self._cancelled():
             try:
-                await self._act(EscrowActivities.lock_funds, EscrowAction.LOCK)
+                await self._act(request, EscrowActivities.lock_funds, EscrowAction.LOCK)
             except ActivityError as err:
                 self._event(f"could not lock the buyer's funds: {_cause(err)}", {})
         delay = FIRST_POLL
@@ -151,7 +156,7 @@ class EscrowPayment:
                 EscrowStatus,
                 await workflow.execute_activity_method(
                     EscrowActivities.wait_for_funds_locked,
-                    WaitForFunds(step=self._step()),
+                    WaitForFunds(step=_step(request)),
                     start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=STEP_RETRY,
                 ),
@@ -172,44 +177,49 @@ class EscrowPayment:
     # -- settle ------------------------------------------------------------------------
 
     async def _settle(self, outcome: JobStatus, result_hash: str | None) -> str:
-        if self.request is None:
+        request = self.request
+        if request is None:
             return "no payment request: nothing to settle"
         try:
-            status = await self._read()
+            status = await self._read(request)
             if status.state is EscrowState.NOT_LOCKED:
                 return "nothing was locked: nothing to settle"
             if status.state is EscrowState.FUNDS_OR_DATUM_INVALID:
                 return "the locked output does not match the request: left to the buyer"
             if outcome is JobStatus.COMPLETED and result_hash is not None:
-                if _now_ms() < self.request.times.submit_result_time - _ms(SLOT_MARGIN):
+                if _now_ms() < request.times.submit_result_time - _ms(SLOT_MARGIN):
                     try:
                         await self._act(
-                            EscrowActivities.submit_result, EscrowAction.SUBMIT_RESULT, result_hash
+                            request,
+                            EscrowActivities.submit_result,
+                            EscrowAction.SUBMIT_RESULT,
+                            result_hash,
                         )
-                        return await self._collect()
+                        return await self._collect(request)
                     except ActivityError as err:
                         if _type(err) != ESCROW_CONFLICT:
                             raise
                         self._event(f"result not submitted: {_cause(err)}", {})
                 else:
                     self._event("submitResultTime passed: no result submitted", {})
-            return await self._refund()
+            return await self._refund(request)
         except ActivityError as err:
             self._event(f"settlement stopped: {_cause(err)}", {})
             return f"settlement stopped: {_cause(err)}"
 
-    async def _collect(self) -> str:
+    async def _collect(self, request: PaymentRequest) -> str:
         """Watch for a dispute until unlockTime, then withdraw."""
-        assert self.request is not None
-        unlock = self.request.times.unlock_time + _ms(SLOT_MARGIN)
+        unlock = request.times.unlock_time + _ms(SLOT_MARGIN)
         while True:
-            status = await self._read()
+            status = await self._read(request)
             if status.state is EscrowState.DISPUTED:
                 self._event("the buyer disputed the result: authorizing the refund", {})
-                await self._act(EscrowActivities.authorize_refund, EscrowAction.AUTHORIZE_REFUND)
-                return await self._refund()
+                await self._act(
+                    request, EscrowActivities.authorize_refund, EscrowAction.AUTHORIZE_REFUND
+                )
+                return await self._refund(request)
             if status.state is EscrowState.REFUND_REQUESTED:
-                return await self._refund()
+                return await self._refund(request)
             if status.state.closed:
                 return f"escrow already {status.state.value}"
             left = unlock - _now_ms()
@@ -218,33 +228,33 @@ class EscrowPayment:
             await self._sleep(
                 min(timedelta(seconds=self.terms.watch_interval), timedelta(milliseconds=left))
             )
-        status = await self._act(EscrowActivities.withdraw, EscrowAction.WITHDRAW)
+        status = await self._act(request, EscrowActivities.withdraw, EscrowAction.WITHDRAW)
         return f"withdrawn in {status.tx_of(EscrowAction.WITHDRAW)}"
 
-    async def _refund(self) -> str:
+    async def _refund(self, request: PaymentRequest) -> str:
         """The refund path: never a result; the buyer gets the funds back."""
-        assert self.request is not None
-        t = self.request.times
+        t = request.times
         if not self.terms.platform_buyer:
-            return await self._watch_buyer_refund()
-        status = await self._read()
+            return await self._watch_buyer_refund(request)
+        status = await self._read(request)
         if status.state is EscrowState.FUNDS_LOCKED and _now_ms() < t.unlock_time - _ms(
             SLOT_MARGIN
         ):
-            await self._act(EscrowActivities.request_refund, EscrowAction.REQUEST_REFUND)
+            await self._act(request, EscrowActivities.request_refund, EscrowAction.REQUEST_REFUND)
         wait = t.submit_result_time + _ms(SLOT_MARGIN) - _now_ms()
         if wait > 0:
             await self._sleep(timedelta(milliseconds=wait))
-        status = await self._act(EscrowActivities.withdraw_refund, EscrowAction.WITHDRAW_REFUND)
+        status = await self._act(
+            request, EscrowActivities.withdraw_refund, EscrowAction.WITHDRAW_REFUND
+        )
         return f"refunded to the buyer in {status.tx_of(EscrowAction.WITHDRAW_REFUND)}"
 
-    async def _watch_buyer_refund(self) -> str:
+    async def _watch_buyer_refund(self, request: PaymentRequest) -> str:
         """External buyer: record what the chain shows until the refund is withdrawn."""
-        assert self.request is not None
         self._event("refund available to the buyer after submitResultTime", {})
-        until = self.request.times.external_dispute_unlock_time
+        until = request.times.external_dispute_unlock_time
         while True:
-            status = await self._read()
+            status = await self._read(request)
             if status.state.closed:
                 return f"escrow {status.state.value}"
             left = until - _now_ms()
@@ -256,16 +266,12 @@ class EscrowPayment:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _step(self, result_hash: str | None = None) -> EscrowStep:
-        assert self.request is not None
-        return EscrowStep(request=self.request, at_ms=_now_ms(), result_hash=result_hash)
-
-    async def _read(self) -> EscrowStatus:
+    async def _read(self, request: PaymentRequest) -> EscrowStatus:
         status = _sandboxed(
             EscrowStatus,
             await workflow.execute_activity_method(
                 EscrowActivities.read_state,
-                self._step(),
+                _step(request),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             ),
@@ -275,6 +281,7 @@ class EscrowPayment:
 
     async def _act(
         self,
+        request: PaymentRequest,
         method: Callable[[EscrowActivities, EscrowStep], EscrowStatus],
         action: EscrowAction,
         result_hash: str | None = None,
@@ -283,7 +290,7 @@ class EscrowPayment:
             EscrowStatus,
             await workflow.execute_activity_method(
                 method,
-                self._step(result_hash),
+                _step(request, result_hash),
                 start_to_close_timeout=STEP_TIMEOUT,
                 heartbeat_timeout=STEP_HEARTBEAT,
                 retry_policy=STEP_RETRY,
@@ -325,17 +332,9 @@ class EscrowPayment:
             self.hooks.payment_event(message, {"blockchain_identifier": bid, **data})
 
 
-def _times(job: JobInput) -> EscrowTimes | None:
-    """The windows fixed when the job started (MIP-003 start_job answered them), if any."""
-    t = job.terms
-    if t is None:
-        return None
-    return EscrowTimes(
-        pay_by_time=t.pay_by_time,
-        submit_result_time=t.submit_result_time,
-        unlock_time=t.unlock_time,
-        external_dispute_unlock_time=t.external_dispute_unlock_time,
-    )
+def _step(request: PaymentRequest, result_hash: str | None = None) -> EscrowStep:
+    """One escrow action on ``request`` at the workflow's now."""
+    return EscrowStep(request=request, at_ms=_now_ms(), result_hash=result_hash)
 
 
 def _sandboxed(model: type[M], value: BaseModel) -> M:

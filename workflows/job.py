@@ -8,6 +8,7 @@ vendor's task queue and reports back by signals; clients only ever talk to this 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import JsonValue, ValidationError
@@ -58,6 +59,16 @@ class JobWorkflow:
         ...     JobWorkflow.run, job, id=job.job_id, task_queue="durasumi-platform"
         ... )
         >>> await handle.execute_update(JobWorkflow.submit, Submission(...))  # doctest: +SKIP
+
+        A paid job's payment request, starting the job if needed (Update-with-Start):
+
+        >>> start = WithStartWorkflowOperation(  # doctest: +SKIP
+        ...     JobWorkflow.run, job, id=job.job_id, task_queue="durasumi-platform",
+        ...     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        ... )
+        >>> view = await client.execute_update_with_start_workflow(  # doctest: +SKIP
+        ...     JobWorkflow.payment_request, start_workflow_operation=start
+        ... )
     """
 
     @workflow.init
@@ -77,6 +88,8 @@ class JobWorkflow:
         self._agent_seen: set[int] = set()
         self._payment = payment_for(job.payment, self)
         self._forwards: set[asyncio.Task[None]] = set()  # answers on their way to the agent
+        # What each `submit` validator accepted, by update id, for its handler (see submit).
+        self._validated: dict[str, _Answer] = {}
 
     @workflow.run
     async def run(self, job: JobInput) -> JobResult:
@@ -151,30 +164,53 @@ class JobWorkflow:
 
     @workflow.update
     async def submit(self, submission: Submission) -> SubmitResult:
-        """Answer the pending form; refused submissions never enter history."""
-        return await self._accept(submission)
+        """Answer the pending form; refused submissions never enter history.
+
+        The validator checks the submission once and hands the answer over by update id:
+        the SDK runs a validator and its handler back to back in one task. Validators do
+        not run on replay, so there (and only there) the handler checks it itself.
+        """
+        update = workflow.current_update_info()
+        answer = self._validated.pop(update.id, None) if update else None
+        if answer is None:  # replaying: no validator ran
+            answer = self._answer(submission)
+        return await self._accept(answer)
 
     @submit.validator
     def _validate_submit(self, submission: Submission) -> None:
-        request, errors = self._check(submission)
-        if errors:
-            raise _refusal(request, errors)
+        answer = self._answer(submission)  # raises: refused, and nothing enters history
+        update = workflow.current_update_info()
+        if update is not None:
+            self._validated[update.id] = answer
 
     @workflow.signal
     async def submit_signal(self, submission: Submission) -> None:
         """Answer the pending form by signal; a bad one is recorded as rejected."""
         # An exception escaping a signal handler would fail the whole job: record instead.
         try:
-            request, errors = self._check(submission)
-            if errors:
-                raise _refusal(request, errors)
-            await self._accept(submission)
+            await self._accept(self._answer(submission))
         except ApplicationError as refused:
             self._record(
                 EventKind.FORM_REJECTED,
                 refused.message,
                 {"request_id": submission.request_id, "type": refused.type, **_details(refused)},
             )
+
+    @workflow.update
+    async def payment_request(self) -> JobView:
+        """The job once its escrow has a payment request (or once it closed without one).
+
+        Paid MIP-003 start_job sends this with Update-with-Start: one call starts (or finds)
+        the job and answers the request's terms. A job with no escrow answers at once.
+        """
+        await workflow.wait_condition(
+            lambda: (
+                self._payment.escrow is not None
+                or self._status.terminal
+                or self._job.payment.mode != "escrow"
+            )
+        )
+        return self.view()
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
@@ -243,8 +279,13 @@ class JobWorkflow:
 
     # -- internals --------------------------------------------------------------------
 
-    def _check(self, submission: Submission) -> tuple[FormRequest | None, list[FieldError]]:
-        """Match a submission to the pending form and validate it: (request, errors)."""
+    def _answer(self, submission: Submission) -> _Answer:
+        """Match a submission to the pending form and validate it, once.
+
+        Raises:
+            ApplicationError: ``NoPendingForm``, ``WrongForm`` or ``InvalidSubmission`` (with
+                the field errors as details); non-retryable.
+        """
         request = self._pending
         if request is None or self._status is not JobStatus.AWAITING_INPUT:
             raise ApplicationError(
@@ -273,31 +314,40 @@ class JobWorkflow:
                 type=NO_PENDING_FORM,
                 non_retryable=True,
             )
-        return request, request.form.check(submission.values).errors
+        checked = request.form.check(submission.values)
+        if checked.errors:
+            raise _refusal(request, checked.errors)
+        return _Answer(request, checked.values, submission.submitted_by)
 
-    async def _accept(self, submission: Submission) -> SubmitResult:
-        request, errors = self._check(submission)
-        if errors or request is None:  # a concurrent submission won the race
-            raise _refusal(request, errors)
-        values = request.form.check(submission.values).values
+    async def _accept(self, answer: _Answer) -> SubmitResult:
+        """Take a checked answer: record it, resume the job, forward it to the agent."""
+        request = answer.request
+        if self._pending is not request:
+            # Not reachable today (a validator's handler runs right after it, a signal's
+            # check right before this), kept so an answer can never be taken twice.
+            raise ApplicationError(
+                f"form request {request.request_id} is no longer pending",
+                type=NO_PENDING_FORM,
+                non_retryable=True,
+            )
         self._pending = None
         self._record(
             EventKind.FORM_SUBMITTED,
             f"form {request.form.id} answered",
-            {"request_id": request.request_id, "by": submission.submitted_by},
+            {"request_id": request.request_id, "by": answer.submitted_by},
         )
         self._set_status(JobStatus.RUNNING)
         # The answer goes to the agent as a signal command of this same workflow task, so
         # the update completes without waiting for the delivery: the command is durable once
         # the task completes, and the agent cannot finish before it receives the answer.
-        answer = Submission(request_id=request.request_id, values=values)
+        forwarded = Submission(request_id=request.request_id, values=answer.values)
         if workflow.patched(ASYNC_FORWARD):
-            task = asyncio.create_task(self._forward(answer))
+            task = asyncio.create_task(self._forward(forwarded))
             self._forwards.add(task)  # a reference until it is done, as asyncio asks
             task.add_done_callback(self._forwards.discard)
         else:  # jobs that took this update before the patch awaited the delivery
-            await self._forward(answer)
-        return SubmitResult(request_id=request.request_id, values=values)
+            await self._forward(forwarded)
+        return SubmitResult(request_id=request.request_id, values=answer.values)
 
     async def _forward(self, answer: Submission) -> None:
         """Deliver an accepted answer to the agent child (it may already have closed)."""
@@ -361,10 +411,18 @@ class JobWorkflow:
         self._set_status(status)
 
 
-def _refusal(request: FormRequest | None, errors: list[FieldError]) -> ApplicationError:
-    form = request.form.id if request else "?"
+@dataclass(frozen=True)
+class _Answer:
+    """A submission checked against the pending form: the request and the cleaned values."""
+
+    request: FormRequest
+    values: dict[str, JsonValue]
+    submitted_by: str
+
+
+def _refusal(request: FormRequest, errors: list[FieldError]) -> ApplicationError:
     return ApplicationError(
-        f"submission for form {form} refused ({len(errors)} problem(s))",
+        f"submission for form {request.form.id} refused ({len(errors)} problem(s))",
         errors_detail(errors),
         type=INVALID_SUBMISSION,
         non_retryable=True,

@@ -4,9 +4,10 @@ A free agent's start_job answers at once with terms computed here (``workflows/t
 and a ``free-...`` blockchainIdentifier. A paid agent (registry price > 0) gets a Cardano
 escrow instead: the job's escrow saga creates the payment request in its first activity,
 because only the platform worker holds the seller's key (or reaches the Masumi payment
-service), so start_job starts the job and then waits, bounded, until the job's view shows
-the request; its blockchainIdentifier, windows and sellerVKey are the answer. The buyer
-pays from their own wallet; the job stays ``awaiting_payment`` until the funds are locked.
+service), so start_job is one Update-with-Start (``jobs.start_paid_job``) that starts or
+finds the job and answers, bounded in time, once the job has the request; its
+blockchainIdentifier, windows and sellerVKey are the answer. The buyer pays from their own
+wallet; the job stays ``awaiting_payment`` until the funds are locked.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from durasumi.api.schemas import (
     StatusOut,
 )
 from durasumi.client import jobs
+from durasumi.client.availability import availability as agent_availability
 from durasumi.db.keys import Role
 from durasumi.db.registry import AgentRecord
 from durasumi.workflows.escrow_models import EscrowTerms
 from durasumi.workflows.forms import Form
 from durasumi.workflows.ids import canonical_json, input_hash, result_text
 from durasumi.workflows.models import JobStatus, JobView, PaymentPlan, Submission
-from durasumi.workflows.terms import TermWindows, terms_for
+from durasumi.workflows.terms import EscrowWindows, terms_for
 
 router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"])
 
@@ -88,7 +90,7 @@ async def start_job(
         return await _start_paid(record, body, services, principal)
     terms = terms_for(
         now_ms=int(time.time() * 1000),
-        windows=TermWindows(),
+        windows=EscrowWindows(),
         blockchain_identifier=f"free-{secrets.token_hex(16)}",
         agent_identifier=record.name,
         seller_vkey=services.signer.public_key_hex(record.name),
@@ -131,38 +133,38 @@ async def _start_paid(
             f"agent {record.name!r} costs {record.price_lovelace} lovelace but this platform "
             "takes no payments: its escrow is off (DURASUMI_ESCROW_BACKEND)",
         )
-    started = await jobs.start_job(
-        services.client,
-        record,
-        body.identifier_from_purchaser,
-        body.input_data,
-        platform_task_queue=services.settings.platform_task_queue,
-        buyer=principal.owner,
-        payment=PaymentPlan(
-            mode="escrow",
-            escrow=EscrowTerms(price_lovelace=record.price_lovelace, watch_seconds=WATCH_SECONDS),
-        ),
-    )
-    if not started.created:
-        await visible_job(services, principal, started.job_id)
     try:
-        view = await jobs.await_escrow(services.client, started.job_id, PAYMENT_REQUEST_WAIT)
-    except TimeoutError:
+        paid = await jobs.start_paid_job(
+            services.client,
+            record,
+            body.identifier_from_purchaser,
+            body.input_data,
+            platform_task_queue=services.settings.platform_task_queue,
+            buyer=principal.owner,
+            payment=PaymentPlan(
+                mode="escrow",
+                escrow=EscrowTerms(
+                    price_lovelace=record.price_lovelace, watch_seconds=WATCH_SECONDS
+                ),
+            ),
+            timeout=PAYMENT_REQUEST_WAIT,
+        )
+    except TimeoutError as err:  # the message names the job
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"job {started.job_id} has no payment request yet; send the same start_job "
-            "again shortly (it names the same job)",
+            f"{err}; send the same start_job again shortly (it names the same job)",
             headers={"Retry-After": "5"},
         ) from None
-    escrow = view.escrow
-    if escrow is None:  # closed before its payment request: nothing to pay
+    # No visibility check: the job id is derived from the caller as buyer, so it is theirs.
+    view, escrow = paid.view, paid.view.escrow
+    if escrow is None:  # closed before its payment request, or not a paid job: nothing to pay
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"job {started.job_id} is {view.status.value} without a payment request",
+            f"job {paid.job_id} is {view.status.value} without a payment request",
         )
     return StartJobOut(
         id=view_status_id(view),
-        job_id=started.job_id,
+        job_id=paid.job_id,
         blockchainIdentifier=escrow.blockchain_identifier,
         payByTime=escrow.times.pay_by_time,
         submitResultTime=escrow.times.submit_result_time,
@@ -171,7 +173,7 @@ async def _start_paid(
         agentIdentifier=record.name,
         sellerVKey=escrow.seller_vkey,
         identifierFromPurchaser=body.identifier_from_purchaser,
-        input_hash=started.input_hash,
+        input_hash=paid.input_hash,
     )
 
 
@@ -225,14 +227,12 @@ async def provide_input(
 
 @router.get("/availability", response_model=Availability, responses={503: {"model": Availability}})
 async def availability(agent: str, services: ServicesDep) -> Any:
-    """Available only while a worker polls the agent's task queue (public)."""
+    """Available while a worker that can serve the agent polls its task queue (public)."""
     record = agent_or_404(services, agent)
-    workers = await jobs.agent_pollers(services.client, record.task_queue)
-    if workers:
-        return Availability(
-            status="available", message=f"{record.name} is ready ({workers} worker(s))"
-        )
-    body = Availability(status="unavailable", message=f"no worker serves {record.name} right now")
+    now = await agent_availability(services.client, record)
+    if now.available:
+        return Availability(status="available", message=f"{record.name} is ready")
+    body = Availability(status="unavailable", message=now.reason)
     return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
