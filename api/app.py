@@ -15,7 +15,7 @@ from durasumi.api import errors, metrics
 from durasumi.api.deps import Services
 from durasumi.api.limits import BodyLimit
 from durasumi.api.metrics import ApiMetrics, RequestTelemetry
-from durasumi.api.routes import agents, codec, docs, jobs, mip003
+from durasumi.api.routes import agents, codec, console, docs, jobs, mip003
 from durasumi.client.connect import connect
 from durasumi.db.keys import KeyStore
 from durasumi.db.registry import Registry
@@ -76,6 +76,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(agents.router)
     app.include_router(codec.router)
+    app.include_router(console.router)
     docs.install(app)
     app.add_middleware(codec.CodecCors, origins=settings.codec_origins())
     return app

@@ -8,8 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from durasumi.db.keys import Role
+from durasumi.workflows.escrow_models import EscrowView
 from durasumi.workflows.forms import FieldError
-from durasumi.workflows.models import JobEvent, JobStatus
+from durasumi.workflows.models import JobEvent, JobStatus, Usage
 
 __all__ = [
     "AgentIn",
@@ -113,9 +114,14 @@ class JobOut(BaseModel):
     buyer: str
     status: JobStatus
     pending_form: dict[str, Any] | None = None
+    pending_input_schema: dict[str, Any] | None = Field(
+        None, description="The pending form as MIP-003 input_schema (input_data/input_groups)."
+    )
     result: JsonValue = None
     error: str | None = None
     events: int
+    usage: Usage = Field(default_factory=Usage, description="Tokens and GPU-seconds so far.")
+    escrow: EscrowView | None = Field(None, description="The escrow of a paid job.")
     created_at: datetime
     updated_at: datetime
 

@@ -61,9 +61,14 @@ async def get_job(job_id: str, services: ServicesDep, principal: CurrentPrincipa
         buyer=view.buyer,
         status=view.status,
         pending_form=view.pending_form.model_dump(mode="json") if view.pending_form else None,
+        pending_input_schema=(
+            view.pending_form.form.to_input_schema() if view.pending_form else None
+        ),
         result=view.result,
         error=view.error,
         events=view.last_seq,
+        usage=view.usage,
+        escrow=view.escrow,
         created_at=view.created_at,
         updated_at=view.updated_at,
     )
