@@ -43,7 +43,7 @@ from temporalio.worker import Worker
 from bench.agents import BenchAgent
 from bench.bare import BareWorkflow
 from bench.worker_proc import passthrough_plugin
-from durasumi.client.jobs import start_job, submit_form
+from durasumi.client.jobs import job_result, start_job, submit_form
 from durasumi.db.registry import describe
 from durasumi.workers.devserver import DISPATCH_TUNING, DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
@@ -118,7 +118,7 @@ async def bare_job(client: Client, queue: str, watch: Watch) -> Sample:
     await watch.until(handle, lambda: handle.query(BareWorkflow.form), lambda f: f is not None)
     t1 = time.perf_counter()
     await handle.execute_update(BareWorkflow.submit, {"answer": "42"})
-    result = await handle.result()
+    result = await job_result(handle)
     t2 = time.perf_counter()
     if result != {"answer": "42"}:
         raise RuntimeError(f"bare job {wid} returned {result!r}")
@@ -166,7 +166,7 @@ async def durasumi_job(side: DurasumiSide, record: Any, watch: Watch) -> Sample:
         started.job_id,
         Submission(request_id=view.pending_form.request_id, values={"answer": "42"}),
     )
-    result = await handle.result()
+    result = await job_result(handle)
     t2 = time.perf_counter()
     if result.status is not JobStatus.COMPLETED or result.result != {"answer": "42"}:
         raise RuntimeError(f"job {started.job_id} ended {result.status}: {result.error}")

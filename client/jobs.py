@@ -26,6 +26,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -35,9 +36,10 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from durasumi.workflows import search
+from durasumi.workflows.errors import JOB_CANCELLED, JOB_FAILED
 from durasumi.workflows.forms import Form
 from durasumi.workflows.ids import input_hash, job_id_for
 from durasumi.workflows.job import JobWorkflow
@@ -46,6 +48,7 @@ from durasumi.workflows.models import (
     EventsQuery,
     JobEvent,
     JobInput,
+    JobResult,
     JobStatus,
     JobView,
     PaymentPlan,
@@ -65,6 +68,7 @@ __all__ = [
     "agent_pollers",
     "cancel_job",
     "follow_events",
+    "job_result",
     "job_view",
     "jobs_query",
     "list_jobs",
@@ -246,6 +250,26 @@ def _search_attributes(job: JobInput) -> TypedSearchAttributes:
 
 def _summary(job: JobInput) -> str:
     return f"{job.agent} job for {job.buyer}"
+
+
+async def job_result(handle: WorkflowHandle[JobWorkflow, JobResult]) -> JobResult:
+    """Wait for the job to close and return its terminal state, whatever it was.
+
+    A failed or cancelled job's workflow closes as Failed (so Temporal and its Web UI show
+    it), with the job's ``JobResult`` in the failure's details; a job closed by Temporal
+    itself (terminated, timed out) raises ``WorkflowFailureError``.
+    """
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        cause = err.cause
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.type in (JOB_FAILED, JOB_CANCELLED)
+            and cause.details
+        ):
+            return JobResult.model_validate(cause.details[0])
+        raise
 
 
 def job_handle(client: Client, job_id: str) -> WorkflowHandle[JobWorkflow, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from durasumi.client.jobs import job_view, start_job, submit_form
+from durasumi.client.jobs import job_result, job_view, start_job, submit_form
 from durasumi.db.registry import describe
 from durasumi.examples.trip_planner import TripPlanner
 from durasumi.workers.devserver import DevServer, free_port
@@ -60,7 +60,7 @@ async def record(out: Path) -> None:
                         view = await job_view(client, started.job_id)
                     submission = Submission(request_id=view.pending_form.request_id, values=answer)
                     await submit_form(client, started.job_id, submission)
-                result = await started.handle.result()
+                result = await job_result(started.handle)
                 assert result.status is JobStatus.COMPLETED, result
                 for wid, name in (
                     (started.job_id, "job"),

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -29,6 +30,7 @@ from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.api.routes import mip003
 from durasumi.cli.escrow import _payment_request
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import Registry, describe
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState
@@ -139,8 +141,20 @@ async def test_paid_job_waits_for_payment_then_runs_and_settles(paid_api: PaidAp
     # the saga sees it at its next chain read, runs the agent, submits the result hash and
     # withdraws after unlockTime: durable timers all, skipped here rather than waited for
     handle = jobs.job_handle(paid_api.client, job_id)
+    # Two hours on, the result is in and the escrow waits for unlockTime: the job reads as
+    # completed and settling in the Web UI (its current details), while its workflow runs.
+    await paid_api.env.fast_forward(handle, timedelta(hours=2))
+    details = ""
+    for _ in range(300):
+        meta = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        details = meta.current_details
+        if "ResultSubmitted" in details:
+            break
+        await asyncio.sleep(0.1)
+    assert details.startswith("**completed** (paid-echo)\n\nsettling the escrow: ResultSubmitted")
+    assert "withdraws after unlockTime" in details
     await paid_api.env.fast_forward(handle, None)
-    result = await handle.result()
+    result = await job_result(handle)
     assert result.status is JobStatus.COMPLETED
     status = await paid_api.status(job_id)
     assert status["status"] == "completed" and status["result"] == "echo: hello"
@@ -240,7 +254,7 @@ async def test_paid_start_job_is_one_update_with_start(
     # closed, the id cannot be started again (REJECT_DUPLICATE): the terms come from a query
     handle = jobs.job_handle(paid_api.client, job_id)
     await handle.signal(JobWorkflow.cancel, CancelRequest(reason="test"))
-    assert (await handle.result()).status is JobStatus.CANCELLED
+    assert (await job_result(handle)).status is JobStatus.CANCELLED
     calls.clear()
     async with paid_api.api.client("alice") as http:
         closed = await http.post("/agents/paid-echo/start_job", json=body)

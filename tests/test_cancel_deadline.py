@@ -8,6 +8,7 @@ from pathlib import Path
 from temporalio.client import WorkflowExecutionStatus
 
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.workflows.ids import child_workflow_id
 from durasumi.workflows.models import CancelRequest, EventKind, JobStatus, Submission
 from tests.conftest import Stack
@@ -33,7 +34,7 @@ async def test_form_deadline_expires_and_fails_the_job(stack: Stack, tmp_path: P
             "form_seconds": 1,
         },
     )
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error is not None and result.error.startswith("FormExpired")
     kinds = [e.kind for e in await jobs.job_events(stack.client, started.job_id)]
@@ -47,7 +48,7 @@ async def test_cancel_while_waiting_for_a_form(stack: Stack, tmp_path: Path) -> 
     )
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
     await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="changed my mind"))
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.CANCELLED
     assert result.error == "changed my mind"
     assert await child_status(stack, started.job_id) == WorkflowExecutionStatus.CANCELED
@@ -64,7 +65,7 @@ async def test_cancel_while_running_stops_the_step(stack: Stack, tmp_path: Path)
             break
         await asyncio.sleep(0.1)
     await jobs.cancel_job(stack.client, started.job_id, CancelRequest())
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.CANCELLED
     # The step in flight saw the cancellation and no later step started.
     assert trace_lines(trace) == ["start 0", "cancelled 0"]
@@ -79,13 +80,13 @@ async def test_temporal_cancel_request_closes_job_as_cancelled(
     )
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
     await started.handle.cancel()
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.CANCELLED
 
 
 async def test_cancel_after_completion_changes_nothing(stack: Stack) -> None:
     started = await stack.start("batch-report", {"chunks": 1, "seconds_per_chunk": 0})
-    assert (await started.handle.result()).status is JobStatus.COMPLETED
+    assert (await job_result(started.handle)).status is JobStatus.COMPLETED
     view = await jobs.job_view(stack.client, started.job_id)
     assert view.status is JobStatus.COMPLETED
 
@@ -94,7 +95,7 @@ async def test_agent_bug_fails_the_job(stack: Stack) -> None:
     started = await stack.start("broken", {})
     await stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT)
     await jobs.submit_form(stack.client, started.job_id, Submission(values={"text": "go"}))
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error is not None and "division by zero" in result.error
 
@@ -109,7 +110,7 @@ async def test_cancel_is_not_lost_when_a_step_finishes_anyway(stack: Stack) -> N
         started = await stack.start("batch-report", {"chunks": 30, "seconds_per_chunk": 0.5})
         await asyncio.sleep(delay)
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="now"))
-        result = await asyncio.wait_for(started.handle.result(), 15)
+        result = await asyncio.wait_for(job_result(started.handle), 15)
         assert result.status is JobStatus.CANCELLED, delay
         if delay:  # with no delay the cancel may come before the agent was even started
             assert await child_status(stack, started.job_id) == WorkflowExecutionStatus.CANCELED

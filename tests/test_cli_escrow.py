@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import AgentRecord, Registry, describe
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import EscrowState, EscrowTerms
@@ -150,7 +151,7 @@ async def test_pay_locks_once_as_the_dev_buyer(paid_cli: PaidCli) -> None:
 
     # the saga notices at its next chain read and runs the job to the end
     await paid_cli.env.fast_forward(started.handle, None)
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     final = await jobs.job_view(paid_cli.stack.client, started.job_id)
     assert final.escrow is not None and final.escrow.state is EscrowState.WITHDRAWN
@@ -165,7 +166,7 @@ async def test_bad_input_is_one_line_and_exit_2(paid_cli: PaidCli, tmp_path: Pat
         platform_task_queue=paid_cli.stack.platform_queue,
         buyer="cli",
     )
-    await free.handle.result()
+    await job_result(free.handle)
     cases = [
         (("escrow", "job-paid-echo-nope"), "not found"),
         (("escrow", free.job_id), "has no escrow"),

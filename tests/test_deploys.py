@@ -18,6 +18,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
 
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import describe
 from durasumi.workers.deployments import (
     describe_deployment,
@@ -74,12 +75,12 @@ async def test_a_paused_job_finishes_on_its_version_after_an_incompatible_deploy
             assert lines(trace) == ["prepare"]  # only the new job ran v2's extra step
 
             await jobs.submit_form(stack.client, old.job_id, Submission(values={"text": "old"}))
-            finished = await asyncio.wait_for(old.handle.result(), 30)
+            finished = await asyncio.wait_for(job_result(old.handle), 30)
             assert finished.status is JobStatus.COMPLETED
             assert finished.result == {"version": "v1", "note": "old"}  # ran v1's code
 
             await jobs.submit_form(stack.client, new.job_id, Submission(values={"text": "new"}))
-            finished = await asyncio.wait_for(new.handle.result(), 30)
+            finished = await asyncio.wait_for(job_result(new.handle), 30)
             assert finished.result == {"version": "v2", "note": "new", "prepared": "prepared"}
 
             assert await pinned_to(stack, old.job_id) == (1, "v1")  # VERSIONING_BEHAVIOR_PINNED
@@ -107,7 +108,7 @@ async def test_without_versioning_the_paused_job_breaks(stack: Stack, tmp_path: 
         await stack.wait_for(old.job_id, JobStatus.AWAITING_INPUT)
     async with serving(stack, UpgradeV2, queue, None):  # v1 stopped, v2 took its place
         await jobs.submit_form(stack.client, old.job_id, Submission(values={"text": "old"}))
-        finished = await asyncio.wait_for(old.handle.result(), 30)
+        finished = await asyncio.wait_for(job_result(old.handle), 30)
     assert finished.status is JobStatus.FAILED
     assert "nondeterminism" in json.dumps(finished.model_dump(mode="json")).lower()
 
@@ -148,7 +149,7 @@ async def test_worker_and_deploy_commands(stack: Stack, tmp_path: Path) -> None:
         assert code == 0 and "current v1" in out and "v1" in out
 
         await jobs.submit_form(stack.client, job.job_id, Submission(values={"text": "hi"}))
-        done = await asyncio.wait_for(job.handle.result(), 30)
+        done = await asyncio.wait_for(job_result(job.handle), 30)
         assert done.result == {"version": "v1", "note": "hi"}
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -203,7 +204,7 @@ async def test_platform_jobs_follow_the_current_platform_version(
         async with on_platform(p2):
             await set_current_version(stack.client, deployment, "p2", wait=30)
             await jobs.submit_form(stack.client, job.job_id, Submission(values={"text": "x"}))
-            done = await asyncio.wait_for(job.handle.result(), 30)
+            done = await asyncio.wait_for(job_result(job.handle), 30)
             assert done.status is JobStatus.COMPLETED
             info = (await job.handle.describe()).raw_description.workflow_execution_info
             assert info.versioning_info.deployment_version.build_id == "p2"

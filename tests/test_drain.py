@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import describe
 from durasumi.workflows.models import JobStatus
 from tests.conftest import ROOT, Stack, lines, wait_until
@@ -86,7 +87,7 @@ async def test_sigterm_lets_the_step_in_flight_finish_once(
     new = WorkerProcess(stack, prefix, drain_seconds=20)
     workers.append(new)
     new_pid = await new.start()
-    result = await asyncio.wait_for(job.handle.result(), 60)
+    result = await asyncio.wait_for(job_result(job.handle), 60)
     assert result.status is JobStatus.COMPLETED and result.result == 2
     assert lines(trace) == [
         f"start 0 {old_pid} 1",
@@ -115,7 +116,7 @@ async def test_a_step_longer_than_the_drain_is_cancelled_and_retried(
     new = WorkerProcess(stack, prefix, drain_seconds=20)
     workers.append(new)
     new_pid = await new.start()
-    result = await asyncio.wait_for(job.handle.result(), 60)
+    result = await asyncio.wait_for(job_result(job.handle), 60)
     assert result.status is JobStatus.COMPLETED and result.result == 1
     assert lines(trace)[2:] == [f"start 0 {new_pid} 2", f"done 0 {new_pid} 2"]
     assert (await new.terminate())[0] == 0

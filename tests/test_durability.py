@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
@@ -80,7 +81,7 @@ async def test_kill_vendor_worker_while_waiting_for_a_form(
     await vendor.kill9()
     await jobs.submit_form(solo_stack.client, started.job_id, Submission(values={"text": "hi"}))
     await vendor.start()
-    result = await asyncio.wait_for(started.handle.result(), 60)
+    result = await asyncio.wait_for(job_result(started.handle), 60)
     assert result.status is JobStatus.COMPLETED
     assert result.result == {"answer": "hi", "steps": 4}
     done = Counter(line for line in lines(trace) if line.startswith("done"))
@@ -103,7 +104,7 @@ async def test_kill_vendor_worker_mid_step(
     await vendor.start()
     await solo_stack.wait_for(started.job_id, JobStatus.AWAITING_INPUT, timeout=60)
     await jobs.submit_form(solo_stack.client, started.job_id, Submission(values={"text": "ok"}))
-    result = await asyncio.wait_for(started.handle.result(), 60)
+    result = await asyncio.wait_for(job_result(started.handle), 60)
     assert result.status is JobStatus.COMPLETED
     counts = Counter(lines(trace))
     assert [counts[f"done {i}"] for i in range(4)] == [1, 1, 1, 1]
@@ -146,7 +147,7 @@ async def test_restart_temporal_server_with_jobs_waiting(tmp_path: Path) -> None
                 60,
             )
         for job in started:
-            result = await asyncio.wait_for(jobs.job_handle(client, job.job_id).result(), 60)
+            result = await asyncio.wait_for(job_result(jobs.job_handle(client, job.job_id)), 60)
             assert result.status is JobStatus.COMPLETED
         assert Counter(lines(trace))["done 0"] == 3 and Counter(lines(trace))["done 1"] == 3
         await asyncio.gather(*(w.shutdown() for w in workers))

@@ -35,6 +35,7 @@ from durasumi.activities.escrow.dev import BUYER_FUNDS, SELLER_FUNDS, DevEscrow,
 from durasumi.activities.escrow.offline.ledger import TxRecord
 from durasumi.activities.escrow.script import Action
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import describe
 from durasumi.workers.run import agent_worker
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState, EscrowTerms
@@ -219,7 +220,7 @@ async def test_kill_9_after_each_step_still_moves_the_money_once(
     ]
     procs.start()
     await asyncio.wait_for(skipping, timeout=120)
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     assert await _activity_outcomes(client, job_id, "escrow.withdraw") == (2, 1)
 

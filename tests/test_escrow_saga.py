@@ -22,6 +22,7 @@ from durasumi.activities.escrow.errors import ESCROW_UNAVAILABLE, EscrowError
 from durasumi.activities.escrow.port import EscrowActivities, EscrowBackend
 from durasumi.activities.escrow.script import Action
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import AgentRecord, Registry, describe
 from durasumi.workers.devserver import temporal_binary
 from durasumi.workers.run import agent_worker, platform_worker
@@ -129,7 +130,7 @@ def actions(view: JobView) -> list[EscrowAction]:
 
 async def test_happy_path_withdraws_after_unlock_with_the_fee(paid: Paid) -> None:
     started = await paid.start("ok")
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.WITHDRAWN
@@ -147,7 +148,7 @@ async def test_happy_path_withdraws_after_unlock_with_the_fee(paid: Paid) -> Non
 async def test_agent_failure_refunds_the_buyer(paid: Paid) -> None:
     buyer_before = paid.dev.ledger.balance(paid.dev.buyer.address)
     started = await paid.start("fail")
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.REFUND_WITHDRAWN
@@ -169,7 +170,7 @@ async def test_cancel_refunds_the_buyer(paid: Paid) -> None:
             break
         await asyncio.sleep(0.1)
     await jobs.cancel_job(paid.client, started.job_id, CancelRequest(reason="changed my mind"))
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.CANCELLED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.REFUND_WITHDRAWN
@@ -179,7 +180,7 @@ async def test_cancel_refunds_the_buyer(paid: Paid) -> None:
 
 async def test_missed_pay_by_time_never_runs_the_agent(paid: Paid) -> None:
     started = await paid.start("ok", platform_buyer=False)
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error is not None and "payByTime" in result.error
     view = await paid.view(started.job_id)
@@ -209,7 +210,7 @@ async def test_dispute_is_authorized_and_refunded(paid: Paid) -> None:
             break
         await asyncio.sleep(0.2)
     await paid.env.fast_forward(started.handle, None)
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.REFUND_WITHDRAWN
@@ -294,7 +295,7 @@ async def test_randomized_jobs_with_injected_failures_settle_exactly_once(
                 await stack.wait_for_status(job.job_id, JobStatus.AWAITING_INPUT)
                 await jobs.cancel_job(stack.client, job.job_id, CancelRequest(reason="random"))
         results = await asyncio.wait_for(
-            asyncio.gather(*(job.handle.result() for _, job in started)), timeout=600
+            asyncio.gather(*(job_result(job.handle) for _, job in started)), timeout=600
         )
         views = [await stack.view(job.job_id) for _, job in started]  # queries need the worker
     finally:

@@ -31,6 +31,7 @@ from durasumi.activities.escrow.errors import (
 from durasumi.activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.workers.escrow import EscrowConfigError, escrow_activities
 from durasumi.workers.settings import Settings
 from durasumi.workflows.escrow_models import (
@@ -399,7 +400,7 @@ async def test_paid_job_submits_the_result_and_the_service_withdraws(
     # workflow's own clock is fast-forwarded to its unlockTime
     service.advance(view.escrow.times.unlock_time - int(time.time() * 1000) + 11 * MINUTE)
     await paid.env.fast_forward(started.handle, None)
-    result = await asyncio.wait_for(started.handle.result(), timeout=60)
+    result = await asyncio.wait_for(job_result(started.handle), timeout=60)
     assert result.status is JobStatus.COMPLETED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.WITHDRAWN
@@ -420,7 +421,7 @@ async def test_disputed_paid_job_is_refunded(paid_service: tuple[Paid, MasumiSer
     assert view.escrow is not None
     service.advance(view.escrow.times.submit_result_time - int(time.time() * 1000) + MINUTE)
     service.withdraw_refund(bid)  # the buyer takes the refund
-    result = await asyncio.wait_for(started.handle.result(), timeout=60)
+    result = await asyncio.wait_for(job_result(started.handle), timeout=60)
     assert result.status is JobStatus.COMPLETED
     view = await paid.view(started.job_id)
     assert view.escrow is not None and view.escrow.state is EscrowState.REFUND_WITHDRAWN

@@ -23,6 +23,7 @@ import pytest
 
 from durasumi.activities.gpu import GpuActivities, RaySettings
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import describe
 from durasumi.examples.gpu_batch import GpuBatch
 from durasumi.workers.devserver import free_port
@@ -76,7 +77,7 @@ async def test_two_one_gpu_tasks_never_overlap(
         half = await stack.start(
             "gpu-probe", {"kind": "pair", "trace": str(tmp_path / "h"), "seconds": 1, "gpus": 0.5}
         )
-        whole_result, half_result = await whole.handle.result(), await half.handle.result()
+        whole_result, half_result = await job_result(whole.handle), await job_result(half.handle)
     assert whole_result.status is JobStatus.COMPLETED, whole_result.error
     assert half_result.status is JobStatus.COMPLETED, half_result.error
     first, second = sorted(
@@ -102,7 +103,7 @@ async def test_cancel_stops_the_ray_task(
         )
         await wait_until(lambda: lines(trace).count("tick") >= 3, timeout=60)
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="enough"))
-        result = await asyncio.wait_for(started.handle.result(), 30)
+        result = await asyncio.wait_for(job_result(started.handle), 30)
         assert result.status is JobStatus.CANCELLED
         # The task was interrupted, and no tick follows: it is not running any more.
         assert "interrupted" in lines(trace)
@@ -114,7 +115,7 @@ async def test_cancel_stops_the_ray_task(
         again = await stack.start(
             "gpu-probe", {"kind": "task", "trace": str(tmp_path / "u"), "seconds": 0}
         )
-        assert (await asyncio.wait_for(again.handle.result(), 30)).status is JobStatus.COMPLETED
+        assert (await asyncio.wait_for(job_result(again.handle), 30)).status is JobStatus.COMPLETED
 
 
 async def test_a_failing_function_fails_the_job(
@@ -124,7 +125,7 @@ async def test_a_failing_function_fails_the_job(
         started = await stack.start(
             "gpu-probe", {"kind": "fail", "trace": str(tmp_path / "t"), "seconds": 0}
         )
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error == "RayTaskFailed: tests.ray_work:fail failed: ValueError: bad batch"
 
@@ -138,7 +139,7 @@ async def test_the_local_ray_refuses_what_it_can_never_run(
         started = await stack.start(
             "gpu-probe", {"kind": "task", "trace": str(tmp_path / "t"), "seconds": 0, "gpus": 2}
         )
-        result = await asyncio.wait_for(started.handle.result(), 30)
+        result = await asyncio.wait_for(job_result(started.handle), 30)
     assert result.status is JobStatus.FAILED
     assert result.error is not None and result.error.startswith(
         "GpuUnavailable: the local Ray cannot run"
@@ -156,7 +157,7 @@ async def test_a_ray_job_runs_through_the_jobs_api(
             "gpu-probe",
             {"kind": "job", "trace": str(trace), "seconds": 1, "entrypoint": entrypoint},
         )
-        result = await asyncio.wait_for(started.handle.result(), 60)
+        result = await asyncio.wait_for(job_result(started.handle), 60)
     assert result.status is JobStatus.COMPLETED, result.error
     done = result.result
     assert isinstance(done, dict)
@@ -183,7 +184,7 @@ async def test_cancel_stops_the_ray_job(
             lambda: any(line.startswith("job start") for line in lines(trace)), timeout=60
         )
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest())
-        result = await asyncio.wait_for(started.handle.result(), 60)
+        result = await asyncio.wait_for(job_result(started.handle), 60)
     assert result.status is JobStatus.CANCELLED
     ray_jobs = JobSubmissionClient(ray_cluster.dashboard).list_jobs()
     mine = [
@@ -198,7 +199,7 @@ async def test_cancel_stops_the_ray_job(
 async def test_gpu_batch_example_reports_progress(stack: Stack, ray_cluster: RayCluster) -> None:
     async with gpu_worker(stack, ray_cluster):
         started = await stack.start("gpu-batch", {"items": 1000, "chunk_size": 250})
-        result = await asyncio.wait_for(started.handle.result(), 60)
+        result = await asyncio.wait_for(job_result(started.handle), 60)
     assert result.status is JobStatus.COMPLETED, result.error
     assert isinstance(result.result, dict)
     assert result.result["sum_of_squares"] == sum(i * i for i in range(1000))
@@ -265,7 +266,7 @@ async def test_kill_worker_mid_task_runs_the_task_again(
     await wait_until(lambda: "tick" in lines(trace), timeout=60)
     await vendor.kill9()
     await vendor.start()
-    result = await asyncio.wait_for(started.handle.result(), 90)
+    result = await asyncio.wait_for(job_result(started.handle), 90)
     assert result.status is JobStatus.COMPLETED, result.error
     starts = [line for line in lines(trace) if line.startswith("start")]
     dones = [line for line in lines(trace) if line.startswith("done")]
@@ -288,7 +289,7 @@ async def test_kill_worker_mid_job_reattaches(
     await wait_until(lambda: any(line.startswith("job start") for line in lines(trace)), timeout=60)
     await vendor.kill9()
     await vendor.start()
-    result = await asyncio.wait_for(started.handle.result(), 90)
+    result = await asyncio.wait_for(job_result(started.handle), 90)
     assert result.status is JobStatus.COMPLETED, result.error
     assert isinstance(result.result, dict) and result.result["reattached"] is True
     assert [line.split()[:2] for line in lines(trace)] == [
@@ -310,7 +311,7 @@ def _has_gpu() -> bool:
 async def test_gpu_batch_example_on_a_real_gpu(stack: Stack, ray_cluster: RayCluster) -> None:
     async with gpu_worker(stack, ray_cluster):
         started = await stack.start("gpu-batch", {"items": 100_000, "chunk_size": 25_000})
-        result = await asyncio.wait_for(started.handle.result(), 300)
+        result = await asyncio.wait_for(job_result(started.handle), 300)
     assert result.status is JobStatus.COMPLETED, result.error
     assert isinstance(result.result, dict)
     devices = result.result["devices"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.common import WorkflowIDReusePolicy
 
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.workflows.job import JobWorkflow
 from durasumi.workflows.models import EventKind, JobStatus, Submission
 from tests.conftest import Stack
@@ -32,7 +33,7 @@ async def test_trip_planner_conversation(stack: Stack) -> None:
         Submission(request_id=view.pending_form.request_id, values={"level": "comfort"}),
     )
 
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     assert (
         result.result["summary"]
@@ -65,13 +66,13 @@ async def test_trip_planner_without_children_skips_hidden_field(stack: Stack) ->
     await jobs.submit_form(
         stack.client, started.job_id, Submission(values={"level": "luxury", "notes": "sea view"})
     )
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.result["summary"] == "1 traveller(s) to Oslo, luxury budget; noted: sea view"
 
 
 async def test_batch_report_emits_progress(stack: Stack) -> None:
     started = await stack.start("batch-report", {"chunks": 3, "seconds_per_chunk": 0.1})
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     assert result.result["chunks"] == 3 and len(result.result["digests"]) == 3
     progress = [
@@ -92,7 +93,7 @@ async def test_start_is_idempotent(stack: Stack) -> None:
     )
     assert first.created and not again.created
     assert again.job_id == first.job_id
-    await first.handle.result()
+    await job_result(first.handle)
     # After completion: still the same job, never a second run.
     after = await stack.start(
         "batch-report", {"chunks": 1, "seconds_per_chunk": 0}, "abcdef0123456789"
@@ -105,7 +106,7 @@ async def test_start_is_idempotent(stack: Stack) -> None:
         "batch-report", {"chunks": 2, "seconds_per_chunk": 0}, "abcdef0123456789"
     )
     assert other.created and other.job_id != first.job_id
-    await other.handle.result()
+    await job_result(other.handle)
 
 
 async def test_input_is_validated_before_start(stack: Stack) -> None:

@@ -14,6 +14,7 @@ from temporalio.api.enums.v1 import EventType
 
 from durasumi.activities.llm import LlmActivities, LlmSettings
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.examples.llm_qa import LlmQa
 from durasumi.workers.settings import Settings
 from durasumi.workflows.ids import child_workflow_id
@@ -59,7 +60,7 @@ async def test_example_asks_a_form_then_the_llm(stack: Stack, fake: FakeLLM) -> 
             started.job_id,
             Submission(values={"question": "What is the capital of Portugal?"}),
         )
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED, result.error
     assert result.result == {
         "question": "What is the capital of Portugal?",
@@ -80,7 +81,7 @@ async def test_usage_is_summed_per_job(stack: Stack, fake: FakeLLM) -> None:
     fake.push(Reply.ok("a", 10, 5), Reply.ok("b", 7, 3), Reply.ok("c", 1, 1))
     async with llm_worker(stack, fake):
         started = await stack.start("llm-probe", {"calls": 3})
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED, result.error
     assert result.result == {"texts": ["a", "b", "c"]}
     assert result.detail["usage"] == {
@@ -108,7 +109,7 @@ async def test_rate_limit_and_server_errors_are_retried(stack: Stack, fake: Fake
     )
     async with llm_worker(stack, fake):
         started = await stack.start("llm-probe", {"calls": 1})
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED, result.error
     assert result.result == {"texts": ["fine"]}
     first, second, third = (r.at for r in fake.requests)
@@ -122,7 +123,7 @@ async def test_a_silent_provider_is_noticed_and_retried(stack: Stack, fake: Fake
     fake.push(Reply.stall(chunks=1), Reply.hang(), Reply.ok("at last"))
     async with llm_worker(stack, fake, idle=1.0):
         started = await stack.start("llm-probe", {"calls": 1})
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED, result.error
     assert result.result == {"texts": ["at last"]}
     # The client gave up on the silent streams and closed their connections.
@@ -144,7 +145,7 @@ async def test_a_refused_request_fails_the_job_with_the_providers_message(
     fake.push(Reply.error(status, message))
     async with llm_worker(stack, fake):
         started = await stack.start("llm-probe", {"calls": 1})
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error == f"LlmRequestRejected: the LLM provider answered {status}: {message}"
     assert len(fake.requests) == 1  # never retried
@@ -156,7 +157,7 @@ async def test_cancel_mid_call_aborts_the_http_request(stack: Stack, fake: FakeL
         started = await stack.start("llm-probe", {"calls": 2})
         await fake.wait_for(lambda f: len(f.requests) == 1)
         await jobs.cancel_job(stack.client, started.job_id, CancelRequest(reason="too slow"))
-        result = await started.handle.result()
+        result = await job_result(started.handle)
         # The activity saw the cancellation and closed the connection: the request is gone.
         await fake.wait_for(lambda f: f.requests[0].outcome == "disconnected", 10)
     assert result.status is JobStatus.CANCELLED
@@ -168,12 +169,12 @@ async def test_cancel_mid_call_aborts_the_http_request(stack: Stack, fake: FakeL
 async def test_structured_output_is_validated(stack: Stack, fake: FakeLLM) -> None:
     fake.push(Reply.ok('{"country": "Portugal", "capital": "Lisbon"}'), Reply.ok("Lisbon, I think"))
     async with llm_worker(stack, fake):
-        good = await (
-            await stack.start("llm-probe", {"calls": 1, "structured": True})
-        ).handle.result()
-        bad = await (
-            await stack.start("llm-probe", {"calls": 1, "structured": True})
-        ).handle.result()
+        good = await job_result(
+            (await stack.start("llm-probe", {"calls": 1, "structured": True})).handle
+        )
+        bad = await job_result(
+            (await stack.start("llm-probe", {"calls": 1, "structured": True})).handle
+        )
     assert good.result == {"country": "Portugal", "capital": "Lisbon"}
     schema = fake.requests[0].body["response_format"]
     assert schema["type"] == "json_schema" and schema["json_schema"]["name"] == "Capital"
@@ -188,7 +189,7 @@ async def test_structured_output_is_validated(stack: Stack, fake: FakeLLM) -> No
 async def test_without_an_llm_the_job_fails_naming_the_settings(stack: Stack) -> None:
     async with stack.serving([LlmProbe]):  # the worker's default: no LLM configured
         started = await stack.start("llm-probe", {"calls": 1})
-        result = await started.handle.result()
+        result = await job_result(started.handle)
     assert result.status is JobStatus.FAILED
     assert result.error is not None and result.error.startswith("LlmNotConfigured:")
     for setting in ("DURASUMI_LLM_BASE_URL", "DURASUMI_LLM_API_KEY", "DURASUMI_LLM_MODEL"):

@@ -25,6 +25,7 @@ from durasumi.activities.escrow.dev import dev_escrow
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.client import jobs
 from durasumi.client.connect import connect
+from durasumi.client.jobs import job_result
 from durasumi.db.registry import Registry, describe
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.run import agent_worker, platform_worker
@@ -232,7 +233,7 @@ async def test_refunded_paid_job_is_counted(
     try:
         paid = Paid(env.client, env, dev, f"{prefix}-platform", record)
         started = await paid.start("fail")
-        result = await started.handle.result()
+        result = await job_result(started.handle)
         assert result.status is JobStatus.FAILED
         view = await paid.view(started.job_id)
         assert view.escrow is not None and view.escrow.state is EscrowState.REFUND_WITHDRAWN

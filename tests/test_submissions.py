@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from durasumi.client import jobs
+from durasumi.client.jobs import job_result
 from durasumi.workflows.errors import (
     INVALID_SUBMISSION,
     NO_PENDING_FORM,
@@ -87,7 +88,7 @@ async def test_invalid_updates_are_refused_with_field_errors(stack: Stack) -> No
     )
     assert not_pending.type == WRONG_FORM
     await jobs.submit_form(stack.client, job_id, Submission(values={"level": "backpacker"}))
-    result = await started.handle.result()
+    result = await job_result(started.handle)
     assert result.status is JobStatus.COMPLETED
     assert await update_events(stack, job_id) == 2
 
@@ -104,7 +105,7 @@ async def test_submission_while_running_is_refused(stack: Stack, tmp_path) -> No
     err = await refused(stack, started.job_id, Submission(values={"text": "early"}))
     assert err.type == NO_PENDING_FORM
     await jobs.cancel_job(stack.client, started.job_id, jobs.CancelRequest())
-    await started.handle.result()
+    await job_result(started.handle)
 
 
 async def test_invalid_signal_is_recorded_not_fatal(stack: Stack) -> None:
@@ -127,7 +128,7 @@ async def test_invalid_signal_is_recorded_not_fatal(stack: Stack) -> None:
     assert {e["field"] for e in rejected[0].data["errors"]} == {"adults", "children"}
     assert "nope" in rejected[1].message
     await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "comfort"}))
-    assert (await started.handle.result()).status is JobStatus.COMPLETED
+    assert (await job_result(started.handle)).status is JobStatus.COMPLETED
 
 
 async def test_each_submission_is_checked_once_by_the_job(
@@ -161,6 +162,6 @@ async def test_each_submission_is_checked_once_by_the_job(
     handle = jobs.job_handle(stack.client, started.job_id)
     await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "gold"}))
     await handle.signal(JobWorkflow.submit_signal, Submission(values={"level": "comfort"}))
-    assert (await started.handle.result()).status is JobStatus.COMPLETED
+    assert (await job_result(started.handle)).status is JobStatus.COMPLETED
     assert checked == ["travellers", "travellers", "budget", "budget"]
     assert await update_events(stack, started.job_id) == 1

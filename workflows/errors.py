@@ -24,6 +24,10 @@ NO_PENDING_FORM = "NoPendingForm"
 WRONG_FORM = "WrongForm"
 FORM_EXPIRED = "FormExpired"
 JOB_CLOSED = "JobClosed"
+# A job's workflow fails with these once it has settled, so Temporal (and its Web UI) shows a
+# failed or cancelled job as Failed; the details carry the job's JobResult.
+JOB_FAILED = "JobFailed"
+JOB_CANCELLED = "JobCancelled"
 
 
 def errors_detail(errors: Iterable[FieldError]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import JsonValue, ValidationError
 from temporalio import workflow
@@ -20,7 +20,14 @@ from durasumi.workflows import (  # agent <-> job signal each other; resolved la
     metrics,
     search,
 )
-from durasumi.workflows.errors import INVALID_SUBMISSION, NO_PENDING_FORM, WRONG_FORM, errors_detail
+from durasumi.workflows.errors import (
+    INVALID_SUBMISSION,
+    JOB_CANCELLED,
+    JOB_FAILED,
+    NO_PENDING_FORM,
+    WRONG_FORM,
+    errors_detail,
+)
 from durasumi.workflows.forms import FieldError
 from durasumi.workflows.ids import child_workflow_id, result_hash, result_text
 from durasumi.workflows.models import (
@@ -48,6 +55,7 @@ CANCEL_GRACE = timedelta(minutes=1)
 
 # Patch ids (workflow.patched): running jobs replay the code path they were recorded with.
 ASYNC_FORWARD = "submit-forwards-without-waiting"
+FAIL_CLOSED = "failed-jobs-fail-the-workflow"
 
 
 @workflow.defn
@@ -90,6 +98,7 @@ class JobWorkflow:
         self._forwards: set[asyncio.Task[None]] = set()  # answers on their way to the agent
         # What each `submit` validator accepted, by update id, for its handler (see submit).
         self._validated: dict[str, _Answer] = {}
+        self._settling = False  # the outcome is known, the escrow is being settled
 
     @workflow.run
     async def run(self, job: JobInput) -> JobResult:
@@ -115,12 +124,15 @@ class JobWorkflow:
         digest = None
         if self._status is JobStatus.COMPLETED:
             digest = result_hash(job.identifier_from_purchaser, result_text(self._result))
+        self._settling = payment.escrow is not None
+        self._show_details()
         settled = await payment.settle(job, self._status, digest)
+        self._settling = False
         if settled.refunded:
             metrics.count_refund(job.agent)
         self._record(EventKind.PAYMENT, settled.detail)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return JobResult(
+        outcome = JobResult(
             job_id=job.job_id,
             status=self._status,
             result=self._result,
@@ -131,6 +143,19 @@ class JobWorkflow:
                 "usage": self._usage.model_dump(),
             },
         )
+        if self._status in (JobStatus.FAILED, JobStatus.CANCELLED) and workflow.patched(
+            FAIL_CLOSED
+        ):
+            # Settled (refunded): close as Failed, so Temporal, its visibility and the Web UI
+            # tell a failed job from a completed one. The JobResult rides along as details.
+            kind = JOB_FAILED if self._status is JobStatus.FAILED else JOB_CANCELLED
+            raise ApplicationError(
+                f"job {self._status.value}: {self._error or 'no reason given'}",
+                outcome,
+                type=kind,
+                non_retryable=True,
+            )
+        return outcome
 
     async def _run_agent(self, job: JobInput) -> None:
         child = await workflow.start_child_workflow(
@@ -364,6 +389,8 @@ class JobWorkflow:
     def payment_event(self, message: str, data: dict[str, JsonValue]) -> None:
         """Record an event of the payment step (PaymentHooks)."""
         self._record(EventKind.PAYMENT, message, data)
+        if self._settling:
+            self._show_details()
 
     def cancel_requested(self) -> bool:
         """Whether a cancel was requested (PaymentHooks)."""
@@ -399,7 +426,19 @@ class JobWorkflow:
         self._status = status
         self._record(EventKind.STATUS, status.value, {"status": status.value})
         workflow.upsert_search_attributes([search.STATUS.value_set(status.value)])
-        workflow.set_current_details(f"**{status.value}** ({self._job.agent})")
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """The Web UI's current details: the job's status, and the escrow while it settles."""
+        details = f"**{self._status.value}** ({self._job.agent})"
+        escrow = self._payment.escrow
+        if self._settling and escrow is not None:
+            unlock = datetime.fromtimestamp(escrow.times.unlock_time / 1000, UTC)
+            details += (
+                f"\n\nsettling the escrow: {escrow.state.value}; the seller withdraws after "
+                f"unlockTime {unlock:%Y-%m-%d %H:%M} UTC, a failed job is refunded"
+            )
+        workflow.set_current_details(details)
 
     def _finish(self, status: JobStatus, *, error: str | None = None) -> None:
         self._pending = None
