@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.client import jobs
 from durasumi.db.keys import KeyStore, Principal, Role
@@ -23,6 +26,7 @@ __all__ = [
     "Services",
     "ServicesDep",
     "agent_or_404",
+    "job_still_open",
     "require_roles",
     "visible_job",
 ]
@@ -109,19 +113,51 @@ def require_roles(principal: Principal, *roles: Role) -> None:
         )
 
 
+# A registrable agent name (schemas.AgentIn): anything else is no agent, answered without a
+# database lookup (PostgreSQL refuses a NUL in a text parameter outright).
+_AGENT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+
+
 def agent_or_404(services: Services, name: str) -> AgentRecord:
     """The registered agent called ``name``."""
+    if not _AGENT_NAME.fullmatch(name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown agent {name[:100]!r}")
     record = services.cache.get(f"agent:{name}", lambda: services.registry.get(name))
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown agent {name!r}")
     return record
 
 
+# What workflows.ids.job_id_for makes: job-<agent>-<24 hex>. Anything else (an agent child's
+# "<job id>-agent", another workflow, a 5,000-character path) is no job: 404 without asking
+# Temporal, whose answer would be a failed query (502) or an invalid argument (400).
+_JOB_ID = re.compile(r"job-[a-z][a-z0-9_-]{0,62}-[0-9a-f]{24}")
+
+
 async def visible_job(services: Services, principal: Principal, job_id: str) -> JobView:
     """The job's view, if the caller may see it; someone else's job is a 404, not a 403."""
+    if not _JOB_ID.fullmatch(job_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id[:200]!r} not found")
     view = await jobs.job_view(services.client, job_id)
     if principal.role is Role.BUYER and view.buyer != principal.owner:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     if principal.role is Role.VENDOR and view.vendor != principal.owner:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     return view
+
+
+@contextmanager
+def job_still_open(job_id: str) -> Iterator[None]:
+    """Around a message to a job just read: NOT_FOUND then means it closed in between (409).
+
+    Temporal answers an update or signal to a closed workflow with NOT_FOUND; the job was
+    there a moment ago, so for the caller it has ended, which is a conflict, not a 404.
+    """
+    try:
+        yield
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"job {job_id} has already ended: {err.message}"
+        ) from err

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Request, status
+from typing import Any
+
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -59,6 +62,7 @@ def _body(
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
+    # Starlette's class, which FastAPI's subclasses: routing's own 404 and 405 answer JSON too.
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         response = _body(exc.status_code, _name(exc.status_code), str(exc.detail))
@@ -67,16 +71,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(
-                field=".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path"))
-                or "body",
-                code=str(e["type"]),
-                message=str(e["msg"]),
-            )
-            for e in exc.errors()
-        ]
-        return _body(refused_status(request), "invalid_request", "the request is invalid", errors)
+        errors = [_field_error(e) for e in exc.errors()]
+        message = "the request is invalid"
+        if any(e.code == "json_invalid" for e in errors):
+            message = "the body is not valid JSON"
+        return _body(refused_status(request), "invalid_request", message, errors)
 
     @app.exception_handler(FormValidationError)
     async def bad_input(request: Request, exc: FormValidationError) -> JSONResponse:
@@ -102,6 +101,23 @@ def install(app: FastAPI) -> None:
         code = _RPC_STATUS.get(exc.status, status.HTTP_502_BAD_GATEWAY)
         return _body(code, _name(code), exc.message)
 
+    # A bug still answers in the error shape; Starlette re-raises it afterwards (so the server
+    # logs the traceback).
+    @app.exception_handler(Exception)
+    async def bug(_: Request, exc: Exception) -> JSONResponse:
+        return _body(
+            status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"
+        )
+
+
+def _field_error(error: dict[str, Any]) -> FieldError:
+    """One pydantic/FastAPI validation error as a field error."""
+    if error["type"] == "json_invalid":  # loc is (body, character offset): say why instead
+        reason = (error.get("ctx") or {}).get("error") or error["msg"]
+        return FieldError(field="body", code="json_invalid", message=str(reason))
+    field = ".".join(str(p) for p in error["loc"] if p not in ("body", "query", "path", "header"))
+    return FieldError(field=field or "body", code=str(error["type"]), message=str(error["msg"]))
+
 
 def _name(code: int) -> str:
     return {
@@ -110,6 +126,7 @@ def _name(code: int) -> str:
         403: "forbidden",
         404: "not_found",
         409: "conflict",
+        405: "method_not_allowed",
         413: "payload_too_large",
         422: "invalid_request",
         429: "too_many_requests",

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-from durasumi.db.keys import Role
+from durasumi.db.keys import OWNER_MAX_LENGTH, Role, check_owner
 from durasumi.workflows.escrow_models import EscrowView
 from durasumi.workflows.forms import FieldError
 from durasumi.workflows.models import JobEvent, JobStatus, Usage
 
 __all__ = [
+    "ADA_SUPPLY_LOVELACE",
+    "TASK_QUEUE_MAX_LENGTH",
     "AgentIn",
     "AgentOut",
     "Availability",
@@ -28,6 +31,30 @@ __all__ = [
     "StartJobOut",
     "StatusOut",
 ]
+
+# No price can exceed every lovelace there will ever be (45 billion ADA); this also keeps
+# prices inside a 64-bit database integer.
+ADA_SUPPLY_LOVELACE = 45_000_000_000_000_000
+# Temporal refuses task queue names over 1000 bytes (and reserves "/_sys/"): a queue is a
+# plain name here, short enough to show and to prefix.
+TASK_QUEUE_MAX_LENGTH = 200
+_TASK_QUEUE = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
+_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+
+# C0 controls other than tab, newline and carriage return, and DEL: never meant in a
+# description, and PostgreSQL refuses NUL in a text column (a 500 once).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain_text(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found[0]):04X})")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+"""Free text stored in a text column: any printable text, tabs and newlines included."""
 
 MIP003Status = Literal["awaiting_payment", "awaiting_input", "running", "completed", "failed"]
 
@@ -171,19 +198,25 @@ class AgentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
-    description: str = Field("", max_length=2000)
-    task_queue: str | None = Field(None, description="Default: <agent queue prefix>-<name>.")
-    workflow_type: str | None = Field(
-        None, pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="Default: the agent's name."
+    name: str = Field(pattern=_NAME, description="1-63 of a-z 0-9 - _, starting with a letter.")
+    description: PlainText = Field("", max_length=2000)
+    task_queue: str | None = Field(
+        None,
+        max_length=TASK_QUEUE_MAX_LENGTH,
+        pattern=_TASK_QUEUE,
+        description="Default: <agent queue prefix>-<name>. ASCII letters, digits and . _ : @ + -, "
+        "starting with a letter or digit; neither the platform's queue nor another vendor's.",
     )
-    worker_problem: str | None = Field(
+    workflow_type: str | None = Field(None, pattern=_NAME, description="Default: the agent's name.")
+    worker_problem: PlainText | None = Field(
         None,
         max_length=500,
         description="Set by a worker that cannot serve the agent (no LLM, no Ray): the agent "
         "is reported unavailable with this reason until a worker registers without one.",
     )
-    price_lovelace: int = Field(0, ge=0)
+    price_lovelace: int = Field(
+        0, ge=0, le=ADA_SUPPLY_LOVELACE, description="At most the total ADA supply."
+    )
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
     example: dict[str, Any] | None = Field(None, description="MIP-003 /demo: {input, output}.")
 
@@ -205,7 +238,7 @@ class KeyIn(BaseModel):
     """What a key is for (operators create keys over the CLI)."""
 
     role: Role
-    owner: str
+    owner: Annotated[str, AfterValidator(check_owner)] = Field(max_length=OWNER_MAX_LENGTH)
 
 
 JobEvents = list[JobEvent]

@@ -118,7 +118,7 @@ async def bare_job(client: Client, queue: str, watch: Watch) -> Sample:
     await watch.until(handle, lambda: handle.query(BareWorkflow.form), lambda f: f is not None)
     t1 = time.perf_counter()
     await handle.execute_update(BareWorkflow.submit, {"answer": "42"})
-    result = await job_result(handle)
+    result = await handle.result()
     t2 = time.perf_counter()
     if result != {"answer": "42"}:
         raise RuntimeError(f"bare job {wid} returned {result!r}")

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.cli.context import get_ctx, run
 from durasumi.cli.output import BAD_INPUT, console, fail, print_json
-from durasumi.workers import deployments
 
 app = typer.Typer(
     help="Worker versions: switch new jobs to a version, watch old ones drain.",
     no_args_is_help=True,
 )
 
-DeploymentArg = Annotated[str, typer.Argument(help="The Worker Deployment's name.")]
+DeploymentArg = Annotated[
+    str, typer.Argument(metavar="DEPLOYMENT", help="The Worker Deployment's name.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -25,13 +24,21 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 def current(
     ctx: typer.Context,
     deployment: DeploymentArg,
-    build_id: Annotated[str, typer.Argument(help="The build id new jobs should run on.")],
+    build_id: Annotated[
+        str, typer.Argument(metavar="BUILD_ID", help="The build id new jobs should run on.")
+    ],
     wait: Annotated[
         float,
-        typer.Option(min=0, help="Seconds to wait for the version's workers to poll."),
+        typer.Option(
+            min=0, metavar="SECONDS", help="Seconds to wait for the version's workers to poll."
+        ),
     ] = 30.0,
 ) -> None:
     """Make BUILD_ID the current version: new jobs start there, running ones stay put."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from durasumi.workers import deployments
+
     c = get_ctx(ctx)
     try:
         deployments.worker_version(deployment, build_id)
@@ -66,6 +73,10 @@ def current(
 @app.command()
 def show(ctx: typer.Context, deployment: DeploymentArg, as_json: JsonOpt = False) -> None:
     """Show the versions of a deployment, which is current, and what still runs on each."""
+    from rich.table import Table
+
+    from durasumi.workers import deployments
+
     c = get_ctx(ctx)
 
     @run

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from durasumi.cli.context import get_ctx, run
 from durasumi.cli.output import BAD_INPUT, FAILURE, console, fail, print_json
-from durasumi.client import jobs
-from durasumi.workers.settings import Settings
-from durasumi.workflows.escrow_models import EscrowView, PaymentRequest
-from durasumi.workflows.models import JobView
 
-JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]
+if TYPE_CHECKING:
+    from durasumi.workers.settings import Settings
+    from durasumi.workflows.escrow_models import EscrowView, PaymentRequest
+    from durasumi.workflows.models import JobView
+
+JobArg = Annotated[
+    str, typer.Argument(metavar="JOB_ID", help="The job id (printed by start and list).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -48,6 +50,10 @@ def _when(ms: int | None) -> str:
 
 def escrow(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     """Show JOB_ID's escrow: state, deadlines and every transaction."""
+    from rich.table import Table
+
+    from durasumi.client import jobs
+
     c = get_ctx(ctx)
 
     @run
@@ -82,6 +88,8 @@ def pay(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     What a buyer's wallet does with MIP-003's start_job answer; on a real chain the buyer
     pays from their own wallet. Paying twice locks once.
     """
+    from durasumi.client import jobs
+
     c = get_ctx(ctx)
     if c.settings.escrow_backend not in ("off", "offline"):
         fail(
@@ -130,6 +138,8 @@ def _escrow_of(view: JobView) -> EscrowView:
 
 def _payment_request(view: JobView, e: EscrowView) -> PaymentRequest:
     """The payment request as the buyer sees it in the job's escrow."""
+    from durasumi.workflows.escrow_models import PaymentRequest
+
     return PaymentRequest(
         blockchain_identifier=e.blockchain_identifier,
         job_id=view.job_id,

@@ -1,36 +1,65 @@
-"""Job commands: start, signal, inspect, status, watch, list, cancel."""
+"""Job commands: start, signal, inspect, status, result, watch, list, cancel.
+
+Only typer and rich are imported up front; the Temporal SDK and the workflow models load
+inside the commands that need them, and ``status``, ``result`` and ``list`` read through
+Temporal's HTTP API when there is one (``Ctx.read``), without the SDK.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import secrets
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from durasumi.cli.context import get_ctx, run
-from durasumi.cli.escrow import escrow_unavailable
-from durasumi.cli.output import BAD_INPUT, FAILURE, console, fail, print_json
-from durasumi.cli.render import event_line, form_panel, view_panel
-from durasumi.client import jobs
-from durasumi.workflows.escrow_models import EscrowTerms
-from durasumi.workflows.models import CancelRequest, JobStatus, PaymentPlan, Submission
+from durasumi.cli.output import (
+    BAD_INPUT,
+    FAILURE,
+    console,
+    fail,
+    print_json,
+    status_text,
+)
+from durasumi.client import job_reads
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from durasumi.workflows.models import JobEvent, PaymentPlan
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-JobArg = Annotated[str, typer.Argument(help="The job id (printed by start and list).")]
-DataArg = Annotated[str | None, typer.Argument(help="Values as a JSON object.")]
+JobArg = Annotated[
+    str, typer.Argument(metavar="JOB_ID", help="The job id (printed by start and list).")
+]
+DataArg = Annotated[
+    str | None, typer.Argument(metavar="JSON", help="Values as a JSON object, e.g. '{\"a\": 1}'.")
+]
 FileOpt = Annotated[
-    Path | None, typer.Option("--file", "-f", help="Read the JSON object from a file.")
+    Path | None,
+    typer.Option("--file", "-f", metavar="FILE", help="Read the JSON object from a file."),
 ]
 FieldOpt = Annotated[
     list[str] | None,
-    typer.Option("--field", "-F", help="One value as KEY=VALUE (repeatable)."),
+    typer.Option("--field", "-F", metavar="KEY=VALUE", help="One value as KEY=VALUE (repeatable)."),
 ]
 
 _HEX_ID = re.compile(r"^[0-9a-fA-F]{14,26}$")
+
+
+class StatusFilter(StrEnum):
+    """A job status to filter on: JobStatus's values (the models load only when needed)."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    AWAITING_INPUT = "awaiting_input"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 def parse_values(data: str | None, file: Path | None, fields: list[str] | None) -> dict[str, Any]:
@@ -65,7 +94,10 @@ def _read(file: Path | None) -> str | None:
 
 def start(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent's name (see `durasumi agents`).")],
+    agent: Annotated[
+        str,
+        typer.Argument(metavar="AGENT", help="The agent's name (see `durasumi agents`)."),
+    ],
     data: DataArg = None,
     file: FileOpt = None,
     field: FieldOpt = None,
@@ -73,11 +105,12 @@ def start(
         str | None,
         typer.Option(
             "--id",
+            metavar="HEX",
             help="identifier_from_purchaser: 14-26 hex characters; the same id and input "
             "always name the same job. Random when left out.",
         ),
     ] = None,
-    buyer: Annotated[str, typer.Option(help="Who the job is for.")] = "cli",
+    buyer: Annotated[str, typer.Option(metavar="NAME", help="Who the job is for.")] = "cli",
     pay: Annotated[
         bool,
         typer.Option(
@@ -87,6 +120,9 @@ def start(
     as_json: JsonOpt = False,
 ) -> None:
     """Start a job for AGENT with input as JSON, a file or --field KEY=VALUE."""
+    from durasumi.cli.escrow import escrow_unavailable
+    from durasumi.client import jobs
+
     values = parse_values(data, file, field)
     if identifier is not None and not _HEX_ID.match(identifier):
         fail("--id must be 14 to 26 hexadecimal characters (MIP-003)", BAD_INPUT)
@@ -118,14 +154,17 @@ def start(
             )
             return
         verb = "started" if started.created else "already exists (same agent, id and input):"
-        console.print(f"job {verb} [bold]{started.job_id}[/]")
-        console.print(f"  watch it:   durasumi watch {started.job_id}")
+        console.print(f"job {verb} [bold]{started.job_id}[/]", soft_wrap=True)
+        console.print(f"  watch it:   durasumi watch {started.job_id}", soft_wrap=True)
 
     go()
 
 
 def _paid(price: int) -> PaymentPlan:
     """An escrow plan whose buyer steps the platform performs (the dev buyer wallet)."""
+    from durasumi.workflows.escrow_models import EscrowTerms
+    from durasumi.workflows.models import PaymentPlan
+
     terms = EscrowTerms(price_lovelace=price, platform_buyer=True, watch_seconds=600)
     return PaymentPlan(mode="escrow", escrow=terms)
 
@@ -137,12 +176,18 @@ def signal(
     file: FileOpt = None,
     field: FieldOpt = None,
     request_id: Annotated[
-        str | None, typer.Option("--request", help="The form request id to answer.")
+        str | None,
+        typer.Option("--request", metavar="REQUEST_ID", help="The form request id to answer."),
     ] = None,
-    form_id: Annotated[str | None, typer.Option("--form", help="The form id to answer.")] = None,
+    form_id: Annotated[
+        str | None, typer.Option("--form", metavar="FORM_ID", help="The form id to answer.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit the pending form of JOB_ID; refused submissions print their field errors."""
+    from durasumi.client import jobs
+    from durasumi.workflows.models import Submission
+
     values = parse_values(data, file, field)
     c = get_ctx(ctx)
 
@@ -162,6 +207,9 @@ def signal(
 
 def inspect(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     """Everything about one job: status, pending form, events so far, result."""
+    from durasumi.cli.render import answer_command, event_line, form_panel, view_panel
+    from durasumi.client import jobs
+
     c = get_ctx(ctx)
 
     @run
@@ -175,6 +223,8 @@ def inspect(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> Non
         console.print(view_panel(view))
         if view.pending_form is not None:
             console.print(form_panel(view.pending_form))
+            command = answer_command(job_id, view.pending_form)
+            console.print(f"answer with: {command}", highlight=False, soft_wrap=True)
         for event in events:
             console.print(event_line(event))
 
@@ -184,87 +234,200 @@ def inspect(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> Non
 def status(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     """The short form of inspect: one line of status."""
     c = get_ctx(ctx)
+    view = c.read(
+        lambda api: job_reads.view_over_http(api, job_id),
+        lambda client: job_reads.view_over_grpc(client, job_id),
+    )
+    if as_json:
+        print_json({"job_id": view["job_id"], "status": view["status"], "error": view.get("error")})
+        return
+    pending = view.get("pending_form")
+    form = f" (form {pending['request_id']})" if pending else ""
+    error = f": {view['error']}" if view.get("error") else ""
+    console.print(
+        f"{view['job_id']}: {status_text(view['status'])}{form}{error}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
-    @run
-    async def go() -> None:
-        view = await jobs.job_view(await c.client(), job_id)
-        if as_json:
-            print_json({"job_id": view.job_id, "status": view.status, "error": view.error})
-            return
-        pending = f" (form {view.pending_form.request_id})" if view.pending_form else ""
-        console.print(f"{view.job_id}: [bold]{view.status.value}[/]{pending}")
 
-    go()
+def result(
+    ctx: typer.Context,
+    job_id: JobArg,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the job to end instead of exiting 1.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a finished job's result; exit 1 if it failed or has not ended, 2 if unknown.
+
+    A string result prints as it is, anything else as JSON. Read from the job's close
+    event in Temporal's history, so it needs no worker.
+    """
+    c = get_ctx(ctx)
+    outcome = c.read(
+        lambda api: job_reads.result_over_http(api, job_id, wait=wait),
+        lambda client: job_reads.result_over_grpc(client, job_id, wait=wait),
+    )
+    if as_json:
+        print_json(outcome.as_json())
+    if not outcome.finished:
+        fail(
+            f"job {job_id} has not ended (status {outcome.status}): pass --wait, or follow "
+            f"it with `durasumi watch {job_id}`",
+            FAILURE,
+            error="not_finished",
+        )
+    if outcome.status != StatusFilter.COMPLETED:
+        reason = outcome.error or "no reason given"
+        fail(f"job {job_id} {outcome.status}: {reason}", FAILURE, error=f"job_{outcome.status}")
+    if as_json:
+        return
+    if isinstance(outcome.result, str):
+        console.out(outcome.result, highlight=False)
+    else:
+        print_json(outcome.result)
 
 
 def watch(
     ctx: typer.Context,
     job_id: JobArg,
     after: Annotated[
-        int, typer.Option("--from", min=0, help="Resume after this event number.")
+        int,
+        typer.Option("--from", min=0, metavar="SEQ", help="Resume after this event number."),
     ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Follow a job's events live until it ends; exit 1 unless it completed."""
+    """Follow a job's events live until it ends; exit 1 unless it completed.
+
+    Progress events that carry `percent` (or `done` and `total`) draw a progress bar on a
+    terminal; a pending form prints the command that answers it.
+    """
+    from durasumi.cli.follow import Follower
+    from durasumi.client import jobs
+
     c = get_ctx(ctx)
 
     @run
-    async def go() -> JobStatus:
+    async def go() -> str:
         client = await c.client()
-        async for event in jobs.follow_events(client, job_id, after):
-            if as_json:
+        if as_json:
+            async for event in jobs.follow_events(client, job_id, after):
                 console.print(event.model_dump_json(), highlight=False, soft_wrap=True)
-            else:
-                console.print(event_line(event))
-        return (await jobs.job_view(client, job_id)).status
+            return (await jobs.job_view(client, job_id)).status.value
 
-    final = go()
-    if final is not JobStatus.COMPLETED:
+        async def pending(event: JobEvent | None) -> None:
+            view = await jobs.job_view(client, job_id)
+            request = view.pending_form
+            asked = None if event is None else event.data.get("request_id")
+            if request is not None and asked in (None, request.request_id):
+                follower.waiting(request)
+
+        with Follower(console, job_id) as follower:
+            if after:
+                await pending(None)  # the form may have been asked before --from
+            async for event in jobs.follow_events(client, job_id, after):
+                follower.event(event)
+                if event.kind.value == "form_requested":
+                    await pending(event)
+            final = (await jobs.job_view(client, job_id)).status.value
+            follower.done(final)
+        return final
+
+    if go() != StatusFilter.COMPLETED:
         raise typer.Exit(FAILURE)
 
 
 def list_(
     ctx: typer.Context,
-    agent: Annotated[str | None, typer.Option(help="Only this agent's jobs.")] = None,
-    status: Annotated[JobStatus | None, typer.Option(help="Only jobs in this status.")] = None,
-    buyer: Annotated[str | None, typer.Option(help="Only this buyer's jobs.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    agent: Annotated[
+        str | None, typer.Option(metavar="AGENT", help="Only this agent's jobs.")
+    ] = None,
+    status: Annotated[
+        StatusFilter | None,
+        typer.Option(
+            metavar="STATUS",
+            help="Only jobs in this status: awaiting_payment, awaiting_input, running, "
+            "completed, failed or cancelled.",
+        ),
+    ] = None,
+    buyer: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Only this buyer's jobs.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, metavar="N", help="At most N jobs.")
+    ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List jobs (newest first) from Temporal visibility."""
+    """List jobs, newest first, from Temporal visibility."""
     c = get_ctx(ctx)
+    filters: dict[str, Any] = {
+        "agent": agent,
+        "status": status.value if status else None,
+        "buyer": buyer,
+        "limit": limit,
+    }
+    try:
+        rows = c.read(
+            lambda api: job_reads.list_over_http(api, **filters),
+            lambda client: job_reads.list_over_grpc(client, **filters),
+        )
+    except ValueError as err:
+        fail(str(err), BAD_INPUT)
+    if as_json:
+        print_json([r.as_json() for r in rows])
+        return
+    console.print(jobs_table(rows, console.width), soft_wrap=True)
+    console.print(f"{len(rows)} job(s)")
 
-    @run
-    async def go() -> None:
-        try:
-            rows = await jobs.list_jobs(
-                await c.client(),
-                agent=agent,
-                status=status.value if status else None,
-                buyer=buyer,
-                limit=limit,
-            )
-        except ValueError as err:
-            fail(str(err), BAD_INPUT)
-        if as_json:
-            print_json([vars(r) for r in rows])
-            return
-        table = Table("job", "agent", "status", "buyer", "started")
-        for r in rows:
-            table.add_row(r.job_id, r.agent, r.status, r.buyer, f"{r.started:%Y-%m-%d %H:%M:%S}")
-        console.print(table)
-        console.print(f"{len(rows)} job(s)")
 
-    go()
+# Columns of `list`, most important first: each kept while the table fits the terminal.
+# The job id never shortens: it is what the other commands take (and names the agent).
+_COLUMNS = ("job", "status", "started", "agent", "buyer")
+
+
+def jobs_table(rows: list[job_reads.JobRow], width: int) -> Table:
+    """The job list as wide as ``width`` allows, full job ids first.
+
+    Columns are dropped from the right (buyer, then agent, then started) until the rest
+    fits; the job id column is never cut, so every id can be copied whole.
+    """
+    from rich import box
+    from rich.table import Table
+
+    cells = {
+        "job": [r.job_id for r in rows],
+        "status": [r.status for r in rows],
+        "started": [f"{r.started:%Y-%m-%d %H:%M:%S}" for r in rows],
+        "agent": [r.agent for r in rows],
+        "buyer": [r.buyer for r in rows],
+    }
+    widths = {name: max([len(name), *map(len, values)]) for name, values in cells.items()}
+    shown: list[str] = []
+    for name in _COLUMNS:
+        needed = sum(widths[n] for n in [*shown, name]) + 2 * len(shown)
+        if not shown or needed <= width:
+            shown.append(name)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+    for name in shown:
+        table.add_column(name, no_wrap=True, overflow="fold", min_width=widths[name])
+    for n, row in enumerate(rows):
+        table.add_row(*(status_text(row.status) if c == "status" else cells[c][n] for c in shown))
+    return table
 
 
 def cancel(
     ctx: typer.Context,
     job_id: JobArg,
-    reason: Annotated[str, typer.Option(help="Why, for the event log.")] = "cancelled from CLI",
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why, for the event log.")
+    ] = "cancelled from CLI",
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a job: the agent stops and the buyer is refunded where money moved."""
+    from durasumi.client import jobs
+    from durasumi.workflows.models import CancelRequest
+
     c = get_ctx(ctx)
 
     @run

@@ -27,7 +27,9 @@ def _store(ctx: typer.Context) -> KeyStore:
 def create(
     ctx: typer.Context,
     role: Annotated[Role, typer.Option(help="buyer, vendor or operator.")],
-    owner: Annotated[str, typer.Option(help="The buyer or vendor name the key acts for.")],
+    owner: Annotated[
+        str, typer.Option(metavar="NAME", help="The buyer or vendor name the key acts for.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Create a key; it is printed once and never stored in clear."""
@@ -63,7 +65,8 @@ def list_(
 
 @app.command()
 def revoke(
-    ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key's id.")]
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id.")],
 ) -> None:
     """Revoke a key by id."""
     if not _store(ctx).revoke(key_id):

@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich.panel import Panel
 from rich.table import Table
 
-from durasumi.workflows.models import EventKind, FormRequest, JobEvent, JobStatus, JobView
+from durasumi.cli.output import status_text
 
-__all__ = ["event_line", "form_panel", "view_panel"]
+if TYPE_CHECKING:
+    from durasumi.workflows.models import FormRequest, JobEvent, JobView
 
-_STATUS_STYLE = {
-    JobStatus.AWAITING_PAYMENT: "yellow",
-    JobStatus.AWAITING_INPUT: "magenta",
-    JobStatus.RUNNING: "cyan",
-    JobStatus.COMPLETED: "green",
-    JobStatus.FAILED: "red",
-    JobStatus.CANCELLED: "red",
-}
+__all__ = ["answer_command", "event_line", "form_panel", "view_panel"]
 
+# EventKind values.
 _KIND_STYLE = {
-    EventKind.FORM_REJECTED: "red",
-    EventKind.ERROR: "red",
-    EventKind.RESULT: "green",
-    EventKind.FORM_REQUESTED: "magenta",
+    "form_rejected": "red",
+    "error": "red",
+    "result": "green",
+    "form_requested": "magenta",
 }
 
 
 def view_panel(view: JobView) -> Panel:
     """A panel with a job's status, times, result or error."""
     table = Table.grid(padding=(0, 2))
-    style = _STATUS_STYLE[view.status]
-    table.add_row("status", f"[bold {style}]{view.status.value}[/]")
+    table.add_row("status", status_text(view.status.value))
     table.add_row("agent", view.agent)
     table.add_row("buyer", view.buyer)
     table.add_row("created", f"{view.created_at:%Y-%m-%d %H:%M:%S}")
@@ -70,9 +65,20 @@ def form_panel(request: FormRequest) -> Panel:
     return Panel(table, title=title, subtitle="durasumi signal JOB --field KEY=VALUE ...")
 
 
+def answer_command(job_id: str, request: FormRequest) -> str:
+    """The command that answers ``request``: its required fields, to fill in.
+
+    Fields shown only under a condition are left out; the form panel lists them.
+    """
+    fields = [
+        f"-F {f.id}=" for f in request.form.all_fields() if f.required and f.visible_when is None
+    ]
+    return " ".join(["durasumi signal", job_id, "--request", request.request_id, *fields])
+
+
 def event_line(event: JobEvent) -> str:
     """One line per event: number, time, kind, message."""
-    style = _KIND_STYLE.get(event.kind, "default")
+    style = _KIND_STYLE.get(event.kind.value, "default")
     detail = ""
     errors = event.data.get("errors")
     if isinstance(errors, list):

@@ -11,11 +11,16 @@ from durasumi.cli.context import get_ctx
 
 def api(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Default: DURASUMI_API_HOST.")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Default: DURASUMI_API_PORT.")
+    host: Annotated[
+        str | None, typer.Option(metavar="HOST", help="Default: DURASUMI_API_HOST.")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, metavar="PORT", help="Default: DURASUMI_API_PORT."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, metavar="N", help="uvicorn worker processes.")
+    ] = 1,
 ) -> None:
     """Serve the HTTP facade (MIP-003 per agent, jobs, agents) with uvicorn."""
     import uvicorn

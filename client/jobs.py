@@ -28,9 +28,11 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryRejectedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
+    QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -38,6 +40,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from durasumi.client.visibility import visibility_literal
 from durasumi.workflows import search
 from durasumi.workflows.errors import JOB_CANCELLED, JOB_FAILED
 from durasumi.workflows.forms import Form
@@ -202,7 +205,9 @@ async def start_paid_job(
                 JobWorkflow.payment_request, start_workflow_operation=start
             )
     except WorkflowAlreadyStartedError:  # closed: answer what it answered while running
-        view = await job_view(client, job.job_id)
+        view = await job_handle(client, job.job_id).query(
+            JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT
+        )
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
         if not deadline.expired():  # cancelled from outside, not our deadline
             raise
@@ -292,8 +297,39 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 async def job_view(client: Client, job_id: str) -> JobView:
-    """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers)."""
-    return await job_handle(client, job_id).query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+    """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers).
+
+    A job whose workflow Temporal closed from outside (terminated, timed out) shows as
+    failed, not as the state it was stopped in; its escrow is refunded by the reconciler.
+    """
+    handle = job_handle(client, job_id)
+    try:
+        return await handle.query(
+            JobWorkflow.view,
+            rpc_timeout=QUERY_TIMEOUT,
+            reject_condition=QueryRejectCondition.NOT_OPEN,
+        )
+    except WorkflowQueryRejectedError as closed:  # closed: ask again, and say how it closed
+        view = await handle.query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        return _closed_from_outside(view, closed.status)
+
+
+def _closed_from_outside(view: JobView, status: WorkflowExecutionStatus | None) -> JobView:
+    if view.status.terminal or status not in _OUTSIDE_CLOSES:
+        return view
+    how = "terminated" if status is WorkflowExecutionStatus.TERMINATED else "timed out"
+    return view.model_copy(
+        update={
+            "status": JobStatus.FAILED,
+            "pending_form": None,
+            "error": f"the job's workflow was {how} by Temporal before it finished"
+            + ("; its escrow is refunded" if view.escrow is not None else ""),
+        }
+    )
+
+
+# Closes that skip the job's own code: it never reached a terminal status or settled.
+_OUTSIDE_CLOSES = (WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.TIMED_OUT)
 
 
 async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:
@@ -337,8 +373,16 @@ def jobs_query(
     buyer: str | None = None,
     vendor: str | None = None,
 ) -> str:
-    """The visibility query for jobs matching every given filter."""
-    clauses = [f"WorkflowType = '{JobWorkflow.__name__}'"]
+    r"""The visibility query for jobs matching every given filter (any text, safely quoted).
+
+    Example:
+        >>> print(jobs_query(buyer="o'brien"))
+        WorkflowType = 'JobWorkflow' AND DurasumiBuyer = 'o\'brien'
+
+    Raises:
+        ValueError: a value Temporal cannot compare exactly (see :func:`visibility_literal`).
+    """
+    clauses = [f"WorkflowType = {visibility_literal(JobWorkflow.__name__)}"]
     filters = (
         (search.AGENT, agent),
         (search.STATUS, status),
@@ -347,7 +391,7 @@ def jobs_query(
     )
     for key, value in filters:
         if value is not None:
-            clauses.append(f"{key.name} = '{_quote(value)}'")
+            clauses.append(f"{key.name} = {visibility_literal(value)}")
     return " AND ".join(clauses)
 
 
@@ -384,12 +428,6 @@ def _listing(wf: WorkflowExecution) -> JobListing:
         started=wf.start_time,
         closed=wf.status is not None and wf.status != WorkflowExecutionStatus.RUNNING,
     )
-
-
-def _quote(value: str) -> str:
-    if "'" in value or "\\" in value:
-        raise ValueError(f"invalid filter value {value!r}")
-    return value
 
 
 async def agent_pollers(client: Client, task_queue: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 
 from sqlmodel import Field, Session, SQLModel, select
@@ -16,7 +17,54 @@ from sqlmodel import Field, Session, SQLModel, select
 from durasumi.client.roles import Role
 from durasumi.db.engine import engine_for
 
-__all__ = ["ApiKey", "IssuedKey", "KeyStore", "Principal", "Role"]
+__all__ = [
+    "OWNER_MAX_LENGTH",
+    "ApiKey",
+    "IssuedKey",
+    "KeyStore",
+    "Principal",
+    "Role",
+    "check_owner",
+]
+
+OWNER_MAX_LENGTH = 200
+# Control, format (bidi overrides, zero-width), surrogate, private-use and unassigned code
+# points, and line/paragraph separators: invisible or unprintable, so two owners could look
+# alike; Temporal's SQL visibility cannot compare NUL at all.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# Temporal's SQL visibility (SQLite, PostgreSQL) re-escapes these MySQL-style when it renders
+# a list filter, so a buyer or vendor named with one could never list its own jobs.
+_UNMATCHABLE = {"\\", '"'}
+# Temporal strips leading and trailing quotes from a filter value ('alice would list alice's
+# jobs), so a name may hold an apostrophe (o'brien) but not start or end with one.
+_EDGE_QUOTE = "'"
+
+
+def check_owner(owner: str) -> str:
+    """Return ``owner`` if it can name a buyer or vendor, else raise ValueError saying why.
+
+    An owner name is the identity a key acts for: it is compared for access and stored as a
+    Temporal search attribute that ``GET /jobs`` filters on. Letters, digits, spaces inside,
+    punctuation (apostrophes too) and symbols in any script are fine.
+
+    Example:
+        >>> check_owner("o'brien")
+        "o'brien"
+    """
+    if not owner or owner != owner.strip():
+        raise ValueError("an owner name must not be empty or start or end with whitespace")
+    if owner.startswith(_EDGE_QUOTE) or owner.endswith(_EDGE_QUOTE):
+        raise ValueError("an owner name must not start or end with a quote (')")
+    if len(owner) > OWNER_MAX_LENGTH:
+        raise ValueError(f"an owner name has at most {OWNER_MAX_LENGTH} characters")
+    for char in owner:
+        if unicodedata.category(char) in _UNPRINTABLE:
+            raise ValueError(f"an owner name must be printable text (found U+{ord(char):04X})")
+        if char in _UNMATCHABLE:
+            raise ValueError(
+                f"an owner name cannot hold {char!r}: Temporal's SQL visibility cannot filter on it"
+            )
+    return owner
 
 
 class Principal(SQLModel):
@@ -35,7 +83,7 @@ class ApiKey(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     secret_sha256: str = Field(max_length=64)
     role: Role
-    owner: str = Field(max_length=200, index=True)
+    owner: str = Field(max_length=OWNER_MAX_LENGTH, index=True)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     revoked_at: datetime | None = None
 
@@ -65,9 +113,12 @@ class KeyStore:
         self.url = url
 
     def create(self, role: Role, owner: str) -> IssuedKey:
-        """Issue a key for ``owner`` with ``role``."""
-        if not owner.strip():
-            raise ValueError("a key needs an owner (the buyer or vendor name it acts for)")
+        """Issue a key for ``owner`` (the buyer or vendor name it acts for) with ``role``.
+
+        Raises:
+            ValueError: ``owner`` is not a valid owner name (:func:`check_owner` says why).
+        """
+        check_owner(owner)
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         row = ApiKey(id=key_id, secret_sha256=_digest(secret), role=role, owner=owner)
         with Session(engine_for(self.url)) as session:

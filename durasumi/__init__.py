@@ -29,11 +29,17 @@ Example:
     'echo'
 """
 
-from durasumi.activities.gpu import RayJob, RayTask
-from durasumi.workers.plugin import DurasumiPlugin
-from durasumi.workflows.agent import AgentWorkflow, FormExpired, StepOptions
-from durasumi.workflows.forms import Field, Form, Group, ShowWhen
-from durasumi.workflows.models import AgentRunInput
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from durasumi.activities.gpu import RayJob, RayTask
+    from durasumi.workers.plugin import DurasumiPlugin
+    from durasumi.workflows.agent import AgentWorkflow, FormExpired, StepOptions
+    from durasumi.workflows.forms import Field, Form, Group, ShowWhen
+    from durasumi.workflows.models import AgentRunInput
 
 __all__ = [
     "AgentRunInput",
@@ -48,3 +54,32 @@ __all__ = [
     "ShowWhen",
     "StepOptions",
 ]
+
+# Where each SDK name lives. Resolved on first use (PEP 562), so importing a submodule
+# (the CLI: `durasumi --help`) does not pay for temporalio's worker and the SDK's models.
+_SOURCES = {
+    "AgentRunInput": "durasumi.workflows.models",
+    "AgentWorkflow": "durasumi.workflows.agent",
+    "DurasumiPlugin": "durasumi.workers.plugin",
+    "Field": "durasumi.workflows.forms",
+    "Form": "durasumi.workflows.forms",
+    "FormExpired": "durasumi.workflows.agent",
+    "Group": "durasumi.workflows.forms",
+    "RayJob": "durasumi.activities.gpu",
+    "RayTask": "durasumi.activities.gpu",
+    "ShowWhen": "durasumi.workflows.forms",
+    "StepOptions": "durasumi.workflows.agent",
+}
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(source), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

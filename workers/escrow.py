@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +12,19 @@ from durasumi.workers.settings import Settings
 from durasumi.workflows.escrow_models import EscrowStatus, PaymentRequest
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from durasumi.activities.escrow.chain import DirectChainBackend
     from durasumi.activities.escrow.masumi_service import MasumiServiceBackend
     from durasumi.activities.escrow.wallet import Wallet
 
-__all__ = ["EscrowConfigError", "PaymentRefused", "escrow_activities", "pay_as_dev_buyer"]
+__all__ = [
+    "EscrowConfigError",
+    "PaymentRefused",
+    "ensure_reconciler_schedule",
+    "escrow_activities",
+    "pay_as_dev_buyer",
+]
 
 
 class EscrowConfigError(ValueError):
@@ -147,3 +156,38 @@ def pay_as_dev_buyer(home: Path, request: PaymentRequest, at_ms: int) -> EscrowS
         return dev_escrow(home).pay(request, at_ms)
     except EscrowError as err:
         raise PaymentRefused(str(err)) from err
+
+
+async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
+    """Create the Schedule that runs the escrow reconciler, unless it exists.
+
+    One schedule per namespace, shared by every platform worker; its runs never overlap.
+    """
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+
+    from durasumi.workflows.escrow_models import OrphanQuery
+    from durasumi.workflows.reconcile import RECONCILER_ID, EscrowReconciler
+
+    every = timedelta(minutes=settings.escrow_reconcile_minutes)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            EscrowReconciler.run,
+            OrphanQuery(),
+            id=RECONCILER_ID,
+            task_queue=settings.platform_task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RECONCILER_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        pass  # another platform worker made it

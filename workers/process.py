@@ -70,6 +70,10 @@ async def serve(
 
         escrow = escrow_activities(settings)
     client = await connect(settings, runtime=telemetry.runtime, interceptors=telemetry.interceptors)
+    if escrow is not None:
+        from durasumi.workers.escrow import ensure_reconciler_schedule
+
+        await ensure_reconciler_schedule(client, settings)
     drain = timedelta(seconds=settings.worker_drain_seconds)
     workers: list[Worker] = []
     if platform:

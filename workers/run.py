@@ -16,9 +16,11 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from durasumi.activities.gpu import GpuActivities
 from durasumi.activities.llm import LlmActivities
+from durasumi.activities.reconcile import ReconcileActivities
 from durasumi.workers.plugin import DurasumiPlugin
 from durasumi.workflows.agent import AgentWorkflow
 from durasumi.workflows.job import JobWorkflow
+from durasumi.workflows.reconcile import EscrowReconciler, SettleOrphanedEscrow
 
 if TYPE_CHECKING:
     from uvicorn import Server
@@ -56,6 +58,10 @@ def platform_worker(
 ) -> Worker:
     """The platform's worker: JobWorkflow and, given ``escrow``, the escrow activities.
 
+    With ``escrow`` it also runs the escrow reconciler (workflows/reconcile.py): the
+    workflow a Schedule starts to find paid jobs that Temporal closed before they settled,
+    and the settlement it starts for each.
+
     Platform bugs retry the workflow task instead of failing paid jobs, so a fixed deploy
     picks them up where they stopped. The escrow activities are synchronous (pycardano and
     the script evaluator are CPU work, the wait for confirmations is not) and run on a
@@ -66,11 +72,16 @@ def platform_worker(
     alive that long, and a fix could never reach it. The platform keeps JobWorkflow
     replay-compatible across its own releases instead (``workflow.patched``).
     """
+    workflows: list[type] = [JobWorkflow]
+    activities: list[Callable[..., Any]] = []
+    if escrow is not None:
+        workflows += [EscrowReconciler, SettleOrphanedEscrow]
+        activities += [*escrow.all(), ReconcileActivities(client).find_orphaned_escrows]
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[JobWorkflow],
-        activities=escrow.all() if escrow is not None else [],
+        workflows=workflows,
+        activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=ESCROW_THREADS) if escrow else None,
         # No more escrow steps started than threads: a started step's heartbeat clock runs.
         max_concurrent_activities=ESCROW_THREADS if escrow is not None else None,
@@ -141,13 +152,19 @@ async def run_until_stopped(
     if also is not None:
         tasks.append(asyncio.create_task(also.serve()))
     waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not waiter and task.exception() is not None:
-            log.error("worker stopped with an error", exc_info=task.exception())
-    log.info("shutting down %d worker(s)", len(workers))
-    if also is not None:
-        also.should_exit = True
-    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-    waiter.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                log.error("worker stopped with an error", exc_info=task.exception())
+    finally:
+        # Also when this coroutine is cancelled (a Ctrl-C that came before the handlers
+        # above were installed): cancelled worker tasks alone would never finish.
+        log.info("shutting down %d worker(s)", len(workers))
+        if also is not None:
+            also.should_exit = True
+        await asyncio.shield(
+            asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        )
+        waiter.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,15 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from durasumi.activities.gpu import RaySettings
-from durasumi.activities.llm import LlmSettings
-from durasumi.workers.deployments import check_build_id, check_deployment_name
-
-if TYPE_CHECKING:
-    from durasumi.workers.codec import Keyring
+if TYPE_CHECKING:  # imported where used: reading settings must not load the Temporal SDK
+    from durasumi.activities.gpu import RaySettings
+    from durasumi.activities.llm import LlmSettings
+    from durasumi.workers.keyring import Keyring
+    from durasumi.workflows.terms import EscrowWindows
 
 __all__ = ["Settings"]
 
@@ -47,6 +53,12 @@ class Settings(BaseSettings):
     )
     temporal_address: str | None = Field(None, description="host:port; overrides the profile.")
     temporal_namespace: str | None = Field(None, description="Overrides the profile.")
+    temporal_http_url: str | None = Field(
+        None,
+        description="Temporal's HTTP API (http://host:port): the CLI's status, result and list "
+        "read through it without loading the Temporal SDK; default: the dev stack's when "
+        "the address is the dev server's, else the gRPC client.",
+    )
     platform_task_queue: str = Field(
         "durasumi-platform", description="Task queue of the platform worker (JobWorkflow, escrow)."
     )
@@ -58,6 +70,9 @@ class Settings(BaseSettings):
         7233, description="`durasumi dev`: the dev server's gRPC port (and the default address)."
     )
     dev_ui_port: int = Field(8233, description="`durasumi dev`: the Temporal Web UI's port.")
+    dev_temporal_http_port: int = Field(
+        7243, description="`durasumi dev`: the dev server's HTTP API port (the CLI's quick reads)."
+    )
     api_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")
     api_port: int = Field(8000, description="Port of the HTTP API.")
     api_url: str | None = Field(
@@ -105,12 +120,20 @@ class Settings(BaseSettings):
     @field_validator("worker_deployment")
     @classmethod
     def _deployment_name(cls, value: str | None) -> str | None:
-        return None if value is None else check_deployment_name(value)
+        if value is None:
+            return None
+        from durasumi.workers.deployments import check_deployment_name
+
+        return check_deployment_name(value)
 
     @field_validator("worker_build_id")
     @classmethod
     def _build_id(cls, value: str | None) -> str | None:
-        return None if value is None else check_build_id(value)
+        if value is None:
+            return None
+        from durasumi.workers.deployments import check_build_id
+
+        return check_build_id(value)
 
     @property
     def db_url(self) -> str:
@@ -145,6 +168,19 @@ class Settings(BaseSettings):
     )
     escrow_default_price: int = Field(
         10_000_000, gt=0, description="Lovelace for `start --pay` when the agent has no price."
+    )
+    escrow_windows: str | None = Field(
+        None,
+        description="Paid jobs' escrow windows in minutes: pay,submit,unlock,dispute (payByTime "
+        "and submitResultTime from the start, the others from submitResultTime); default "
+        "10,60,360,720. Masumi's shortest, 10,15,15,30, settles a dev job in about 30 minutes.",
+    )
+    escrow_reconcile_minutes: int = Field(
+        10,
+        ge=1,
+        le=1440,
+        description="How often the platform looks for paid jobs that Temporal closed before "
+        "they settled (terminated, timed out) and refunds them.",
     )
     cardano_network: Literal["preprod", "mainnet"] = Field(
         "preprod", description="The chain of the blockfrost and masumi escrow backends."
@@ -230,6 +266,42 @@ class Settings(BaseSettings):
         None, description="Web UI origins allowed to call /codec, comma-separated; default: dev UI."
     )
 
+    def escrow_window_minutes(self) -> EscrowWindows:
+        """The escrow windows of paid jobs (``escrow_windows``, else Masumi's defaults).
+
+        Example:
+            >>> Settings(escrow_windows="10,15,15,30").escrow_window_minutes().unlock_minutes
+            15
+        """
+        from durasumi.workflows.terms import EscrowWindows
+
+        if not self.escrow_windows:
+            return EscrowWindows()
+        parts = [p.strip() for p in self.escrow_windows.split(",")]
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            raise ValueError("escrow_windows must be four whole minutes: pay,submit,unlock,dispute")
+        pay, submit, unlock, dispute = (int(p) for p in parts)
+        try:
+            return EscrowWindows(
+                pay_by_minutes=pay,
+                submit_result_minutes=submit,
+                unlock_minutes=unlock,
+                dispute_minutes=dispute,
+            )
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise ValueError(
+                f"escrow_windows breaks Masumi's rules: {where + ': ' if where else ''}"
+                f"{first['msg']}"
+            ) from None
+
+    @model_validator(mode="after")
+    def _escrow_windows_usable(self) -> Settings:
+        if self.escrow_windows:  # (unset: Masumi's defaults, nothing to import or check)
+            self.escrow_window_minutes()  # Masumi's rules, named in the error
+        return self
+
     @model_validator(mode="after")
     def _codec_keys_usable(self) -> Settings:
         self.codec_keyring()  # a bad key, id or file is a settings error, named
@@ -237,7 +309,7 @@ class Settings(BaseSettings):
 
     def codec_keyring(self) -> Keyring | None:
         """The payload keyring (settings, plus the keys file), or None: payloads stay plain."""
-        from durasumi.workers.codec import load_keyring
+        from durasumi.workers.keyring import load_keyring
 
         default_file = self.home / "codec-keys.json"
         file = self.codec_keys_file or (default_file if default_file.exists() else None)
@@ -254,6 +326,8 @@ class Settings(BaseSettings):
 
     def llm_settings(self) -> LlmSettings:
         """What the LLM activity needs."""
+        from durasumi.activities.llm import LlmSettings
+
         return LlmSettings(
             base_url=self.llm_base_url,
             api_key=self.llm_api_key,
@@ -263,6 +337,8 @@ class Settings(BaseSettings):
 
     def ray_settings(self) -> RaySettings:
         """What the Ray activities need."""
+        from durasumi.activities.gpu import RaySettings
+
         return RaySettings(
             address=self.ray_address,
             dashboard_url=self.ray_dashboard_url,

@@ -23,6 +23,8 @@ __all__ = [
     "EscrowTimes",
     "EscrowTx",
     "EscrowView",
+    "OrphanQuery",
+    "OrphanedEscrow",
     "PaymentRequest",
     "PaymentRequestInput",
     "WaitForFunds",
@@ -177,3 +179,20 @@ class EscrowView(BaseModel):
     seller_vkey: str = ""
     seller_address: str = ""
     script_address: str = ""
+
+
+class OrphanQuery(BaseModel):
+    """Which closed jobs the escrow reconciler looks at (workflows/reconcile.py)."""
+
+    lookback_hours: int = Field(
+        24 * 14, ge=1, description="Jobs closed this long ago at most (escrows live ~days)."
+    )
+
+
+class OrphanedEscrow(BaseModel):
+    """A paid job closed by Temporal before it settled, with what settling it needs."""
+
+    job_id: str
+    closed_as: str
+    terms: EscrowTerms
+    request: PaymentRequest

@@ -111,6 +111,17 @@ class EscrowPayment:
         refunded = self.status is not None and self.status.state is EscrowState.REFUND_WITHDRAWN
         return Settled(detail=detail, refunded=refunded)
 
+    async def reclaim(self, request: PaymentRequest) -> Settled:
+        """Settle the escrow of a job that closed without settling it: the refund path.
+
+        For a job that Temporal (or an operator) terminated: nothing was ever submitted for
+        it, so it must never collect; whatever the chain holds goes back to the buyer.
+        """
+        self.request = request
+        detail = await self._settle(JobStatus.FAILED, None)
+        refunded = self.status is not None and self.status.state is EscrowState.REFUND_WITHDRAWN
+        return Settled(detail=detail, refunded=refunded)
+
     async def _secure(self, job: JobInput) -> tuple[bool, str]:
         # The windows fixed when the job started (MIP-003 start_job answered them), if any.
         times = job.terms.deadlines() if job.terms else self.terms.times(_now_ms())

@@ -63,7 +63,7 @@ def result_text(result: Any) -> str:
 
 def validate_agent_name(name: str) -> str:
     """Return ``name`` if it is a valid agent name, else raise ValueError saying why."""
-    if not _AGENT_NAME.match(name):
+    if not _AGENT_NAME.fullmatch(name):
         raise ValueError(
             f"invalid agent name {name!r}: use 1-63 lowercase letters, digits, '-' or '_', "
             "starting with a letter"

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import ValidationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
 from durasumi.api.schemas import AgentIn, AgentOut
-from durasumi.client.availability import availability
+from durasumi.api.strict_json import StrictJsonRoute
+from durasumi.client.availability import Availability, availability
 from durasumi.db.keys import Role
 from durasumi.db.registry import AgentRecord
 from durasumi.workflows.forms import Form
 
-router = APIRouter(prefix="/agents", tags=["agents"])
+router = APIRouter(prefix="/agents", tags=["agents"], route_class=StrictJsonRoute)
+
+
+async def _availability(services: ServicesDep, record: AgentRecord) -> Availability:
+    try:
+        return await availability(services.client, record)
+    except RPCError as err:
+        # A row stored before registrations were checked (a queue name Temporal refuses)
+        # makes that agent unavailable, not the whole listing a 400 for everyone.
+        if err.status is not RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        return Availability(False, f"Temporal refuses its task queue: {err.message}")
 
 
 async def _out(services: ServicesDep, record: AgentRecord) -> AgentOut:
     form = Form.model_validate(record.input_form) if record.input_form else None
-    now = await availability(services.client, record)
+    now = await _availability(services, record)
     return AgentOut(
         name=record.name,
         description=record.description,
@@ -74,6 +87,27 @@ async def register_agent(
     fields = base | body.model_dump(exclude_unset=True) | {"vendor": vendor}
     fields["task_queue"] = fields.get("task_queue") or services.settings.agent_task_queue(body.name)
     fields["workflow_type"] = fields.get("workflow_type") or body.name
+    _check_queue(services, body.name, fields["task_queue"], vendor)
     record = services.registry.upsert(AgentRecord(**fields))
     services.cache.forget(f"agent:{record.name}")
     return await _out(services, record)
+
+
+def _check_queue(services: ServicesDep, name: str, queue: str, vendor: str) -> None:
+    """A vendor's agent polls its own queue: never the platform's, nor another vendor's.
+
+    On the platform's queue the platform worker would be handed agent workflow tasks it
+    cannot run; on another vendor's queue one vendor's worker would run (and could read)
+    another vendor's jobs.
+    """
+    if queue == services.settings.platform_task_queue:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"task queue {queue!r} is the platform's own; give the agent a queue of its own",
+        )
+    for other in services.registry.all():
+        if other.task_queue == queue and other.name != name and other.vendor != vendor:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"task queue {queue!r} is taken by agent {other.name!r} of another vendor",
+            )

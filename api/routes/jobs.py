@@ -6,19 +6,25 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
-from durasumi.api.deps import CurrentPrincipal, ServicesDep, visible_job
+from durasumi.api.deps import CurrentPrincipal, ServicesDep, job_still_open, visible_job
 from durasumi.api.schemas import CancelIn, InputIn, JobList, JobOut, JobRow
+from durasumi.api.strict_json import StrictJsonRoute
 from durasumi.client import jobs
-from durasumi.db.keys import Role
+from durasumi.db.keys import OWNER_MAX_LENGTH, Role, check_owner
 from durasumi.workflows.models import CancelRequest, JobStatus, Submission, SubmitResult
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJsonRoute)
+
+# An event number: ASCII digits only (str.isdigit also takes "²", which int() refuses).
+_EVENT_NUMBER = re.compile(r"[0-9]{1,18}")
+MAX_EVENT_NUMBER = 10**18 - 1
 
 
 @router.get("", response_model=JobList)
@@ -27,19 +33,33 @@ async def list_jobs(
     principal: CurrentPrincipal,
     agent: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z][a-z0-9_-]*$")] = None,
     job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
-    buyer: Annotated[str | None, Query(max_length=200, pattern=r"^[^'\\]*$")] = None,
+    buyer: Annotated[
+        str | None, Query(max_length=OWNER_MAX_LENGTH, description="A buyer's owner name.")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> JobList:
     """Jobs from Temporal visibility, newest first; buyers see theirs, vendors their agents'."""
     vendor = None
+    if buyer is not None:
+        try:
+            check_owner(buyer)
+        except ValueError as err:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"buyer is not an owner name: {err}"
+            ) from None
     if principal.role is Role.BUYER:
         buyer = principal.owner
     elif principal.role is Role.VENDOR:
         vendor = principal.owner
-    query = jobs.jobs_query(
-        agent=agent, status=job_status.value if job_status else None, buyer=buyer, vendor=vendor
-    )
+    try:
+        query = jobs.jobs_query(
+            agent=agent, status=job_status.value if job_status else None, buyer=buyer, vendor=vendor
+        )
+    except ValueError as err:  # an owner name from before names were checked
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"cannot list jobs by this name: {err}"
+        ) from None
     page = await jobs.list_jobs_page(
         services.client, query, page_size=page_size, page_token=_decode(services, page_token)
     )
@@ -79,14 +99,20 @@ async def submit_input(
     job_id: str, body: InputIn, services: ServicesDep, principal: CurrentPrincipal
 ) -> SubmitResult:
     """Answer the pending form; a refused answer is a 422 with every field error."""
-    await visible_job(services, principal, job_id)
+    view = await visible_job(services, principal, job_id)
+    if view.status.terminal:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"job {job_id} already ended ({view.status.value}): there is nothing to answer",
+        )
     submission = Submission(
         request_id=body.request_id,
         form_id=body.form_id,
         values=body.values,
         submitted_by=principal.owner,
     )
-    return await jobs.submit_form(services.client, job_id, submission)
+    with job_still_open(job_id):
+        return await jobs.submit_form(services.client, job_id, submission)
 
 
 @router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -100,9 +126,10 @@ async def cancel_job(
             status.HTTP_409_CONFLICT, f"job {job_id} already ended ({view.status.value})"
         )
     reason = body.reason if body else "cancelled by request"
-    await jobs.cancel_job(
-        services.client, job_id, CancelRequest(reason=reason, requested_by=principal.owner)
-    )
+    with job_still_open(job_id):
+        await jobs.cancel_job(
+            services.client, job_id, CancelRequest(reason=reason, requested_by=principal.owner)
+        )
     return {"job_id": job_id, "status": "cancel_requested"}
 
 
@@ -116,17 +143,24 @@ async def job_events(
     services: ServicesDep,
     principal: CurrentPrincipal,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_EVENT_NUMBER)] = None,
 ) -> StreamingResponse:
     """Live events as Server-Sent Events; resume with Last-Event-ID (or ?after=N)."""
-    await visible_job(services, principal, job_id)
+    view = await visible_job(services, principal, job_id)
     offset = after or 0
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not _EVENT_NUMBER.fullmatch(last_event_id):
             raise HTTPException(
-                status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event number"
+                status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event number (digits 0-9)"
             )
         offset = int(last_event_id)
+    # Nobody can have seen an event the job has not numbered yet: such an offset would only
+    # hold the stream open, silent, until the job ends.
+    if offset > view.last_seq:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"event {offset} is past the job's last event ({view.last_seq})",
+        )
 
     async def stream() -> AsyncIterator[str]:
         async for event in jobs.follow_events(services.client, job_id, offset):

@@ -26,6 +26,7 @@ from durasumi.api.deps import (
     CurrentPrincipal,
     ServicesDep,
     agent_or_404,
+    job_still_open,
     require_roles,
     visible_job,
 )
@@ -37,6 +38,7 @@ from durasumi.api.schemas import (
     StartJobOut,
     StatusOut,
 )
+from durasumi.api.strict_json import StrictJsonRoute
 from durasumi.client import jobs
 from durasumi.client.availability import availability as agent_availability
 from durasumi.db.keys import Role
@@ -47,9 +49,10 @@ from durasumi.workflows.ids import canonical_json, input_hash, result_text
 from durasumi.workflows.models import JobStatus, JobView, PaymentPlan, Submission
 from durasumi.workflows.terms import EscrowWindows, terms_for
 
-router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"])
+router = APIRouter(prefix="/agents/{agent}", tags=["MIP-003"], route_class=StrictJsonRoute)
 
-_PURCHASER_ID = re.compile(r"^[0-9a-fA-F]{14,26}$")
+# Matched with fullmatch: "$" would also accept a trailing newline.
+_PURCHASER_ID = re.compile(r"[0-9a-fA-F]{14,26}")
 _STATUS_NS = uuid.UUID("6f1c52a8-3a43-4c59-9a7c-0d6f5d1f3b10")
 # How long a paid start_job waits for the job's payment request before a 503 (retry: the
 # same request names the same job, so asking again picks up the request once it exists).
@@ -80,7 +83,7 @@ async def start_job(
 ) -> StartJobOut:
     """Start a job (idempotent on identifier_from_purchaser + input_data); paid: escrow terms."""
     require_roles(principal, Role.BUYER, Role.OPERATOR)
-    if not _PURCHASER_ID.match(body.identifier_from_purchaser):
+    if not _PURCHASER_ID.fullmatch(body.identifier_from_purchaser):
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             "identifier_from_purchaser must be 14 to 26 hexadecimal characters",
@@ -144,7 +147,9 @@ async def _start_paid(
             payment=PaymentPlan(
                 mode="escrow",
                 escrow=EscrowTerms(
-                    price_lovelace=record.price_lovelace, watch_seconds=WATCH_SECONDS
+                    **services.settings.escrow_window_minutes().model_dump(),
+                    price_lovelace=record.price_lovelace,
+                    watch_seconds=WATCH_SECONDS,
                 ),
             ),
             timeout=PAYMENT_REQUEST_WAIT,
@@ -215,11 +220,12 @@ async def provide_input(
     values: dict[str, Any] = dict(body.input_data or {})
     for group in (body.input_groups or {}).values():
         values.update(group)
-    await jobs.submit_form(
-        services.client,
-        view.job_id,
-        Submission(request_id=pending.request_id, values=values, submitted_by=principal.owner),
-    )
+    with job_still_open(view.job_id):
+        await jobs.submit_form(
+            services.client,
+            view.job_id,
+            Submission(request_id=pending.request_id, values=values, submitted_by=principal.owner),
+        )
     digest = input_hash(view.identifier_from_purchaser, values)
     message = canonical_json({"input_hash": digest, "status": "success"}).encode()
     return ProvideInputOut(input_hash=digest, signature=services.signer.sign(agent, message))
