@@ -90,7 +90,8 @@ def _dev_keyring(s: Settings) -> str:
     where = s.codec_keys_file or (default_file if default_file.exists() else "DURASUMI_CODEC_KEYS")
     return (
         f"encrypted, key {ring.active} ({where}); the Web UI decodes them once an "
-        f"operator signs in at {s.api_base_url}/codec/login"
+        f"operator signs in at {s.api_base_url}/codec/login and turns on the UI's "
+        '"Include cross-origin credentials" (Codec Server settings)'
     )
 
 
@@ -232,7 +233,8 @@ def _run(c: Ctx, server: DevServer, agents: list[type[AgentWorkflow]]) -> None:
     console.print(f"Temporal       {server.address} (state in {server.db_file})")
     console.print(f"Web UI         {server.ui_url}")
     console.print(f"Temporal HTTP  http://127.0.0.1:{server.http_port} (quick CLI reads)")
-    console.print(f"API            http://{s.api_host}:{s.api_port}/docs")
+    console.print(f"API            {s.api_base_url}/docs")
+    console.print(f"console        {s.api_base_url}/console (sign in with an API key)")
     console.print(f"app database   {_shown_url(s.db_url)}")
     console.print(f"payloads       {_dev_keyring(s)}")
     console.print(f"escrow         offline Cardano ledger in {s.home / 'escrow'} (start --pay)")
