@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +25,7 @@ from durasumi.cli.output import (
     status_text,
 )
 from durasumi.client import job_reads
+from durasumi.workflows.status import JobStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -49,17 +49,6 @@ FieldOpt = Annotated[
 ]
 
 _HEX_ID = re.compile(r"^[0-9a-fA-F]{14,26}$")
-
-
-class StatusFilter(StrEnum):
-    """A job status to filter on: JobStatus's values (the models load only when needed)."""
-
-    AWAITING_PAYMENT = "awaiting_payment"
-    AWAITING_INPUT = "awaiting_input"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 def parse_values(data: str | None, file: Path | None, fields: list[str] | None) -> dict[str, Any]:
@@ -278,7 +267,7 @@ def result(
             FAILURE,
             error="not_finished",
         )
-    if outcome.status != StatusFilter.COMPLETED:
+    if outcome.status != JobStatus.COMPLETED:
         reason = outcome.error or "no reason given"
         fail(f"job {job_id} {outcome.status}: {reason}", FAILURE, error=f"job_{outcome.status}")
     if as_json:
@@ -334,7 +323,7 @@ def watch(
             follower.done(final)
         return final
 
-    if go() != StatusFilter.COMPLETED:
+    if go() != JobStatus.COMPLETED:
         raise typer.Exit(FAILURE)
 
 
@@ -344,7 +333,7 @@ def list_(
         str | None, typer.Option(metavar="AGENT", help="Only this agent's jobs.")
     ] = None,
     status: Annotated[
-        StatusFilter | None,
+        JobStatus | None,
         typer.Option(
             metavar="STATUS",
             help="Only jobs in this status: awaiting_payment, awaiting_input, running, "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from durasumi.client.temporal_http import TemporalHttp
 from durasumi.client.visibility import visibility_literal
+from durasumi.workflows.status import JobStatus
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowExecution
@@ -182,17 +183,14 @@ def _closed_from_outside(view: dict[str, Any], closed: str | None) -> dict[str, 
         "WORKFLOW_EXECUTION_STATUS_TERMINATED": "terminated",
         "WORKFLOW_EXECUTION_STATUS_TIMED_OUT": "timed out",
     }
-    if view.get("status") in _TERMINAL or closed not in outside:
+    if JobStatus(view.get("status", "running")).terminal or closed not in outside:
         return view
     refund = "; its escrow is refunded" if view.get("escrow") is not None else ""
     return view | {
-        "status": "failed",
+        "status": JobStatus.FAILED.value,
         "pending_form": None,
         "error": f"the job's workflow was {outside[closed]} by Temporal before it finished{refund}",
     }
-
-
-_TERMINAL = ("completed", "failed", "cancelled")
 
 
 def list_over_http(

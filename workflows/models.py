@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from durasumi.workflows.escrow_models import EscrowTerms, EscrowView
 from durasumi.workflows.forms import FieldError, Form
+from durasumi.workflows.status import JobStatus
 from durasumi.workflows.terms import JobTerms
 
 __all__ = [
@@ -36,22 +37,6 @@ __all__ = [
     "SubmitResult",
     "Usage",
 ]
-
-
-class JobStatus(StrEnum):
-    """MIP-003 job status values, plus ``cancelled``."""
-
-    AWAITING_PAYMENT = "awaiting_payment"
-    AWAITING_INPUT = "awaiting_input"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the job can no longer change."""
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class EventKind(StrEnum):
