@@ -36,8 +36,8 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from durasumi.cli.app import app
 from durasumi.cli.dev import EXAMPLE_AGENTS
-from durasumi.cli.main import app
 from durasumi.workers.agents import load_agent
 from durasumi.workers.devserver import DevServer, free_port, temporal_binary
 from durasumi.workers.run import GRACEFUL_SHUTDOWN
