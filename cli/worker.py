@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from temporalio.common import WorkerDeploymentVersion
 
 from durasumi.cli.context import get_ctx, run
 from durasumi.cli.output import BAD_INPUT, FAILURE, console, fail
@@ -61,17 +62,10 @@ def run_process(
     *,
     platform: bool,
     register: Register,
-    version_args: tuple[str | None, str | None] = (None, None),
+    version: WorkerDeploymentVersion | None = None,
     http: ServeHttp | None = None,
 ) -> None:
     """Run a worker process, turning its startup errors into one-line CLI errors."""
-    deployment, build_id = version_args
-    try:
-        version = worker_version(
-            deployment or settings.worker_deployment, build_id or settings.worker_build_id
-        )
-    except ValueError as err:
-        fail(str(err), BAD_INPUT)
     try:
         run(serve)(
             settings,
@@ -134,11 +128,17 @@ def worker(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = get_ctx(ctx).settings
+    try:
+        version = worker_version(
+            deployment or settings.worker_deployment, build_id or settings.worker_build_id
+        )
+    except ValueError as err:
+        fail(str(err), BAD_INPUT)
     classes = load_agents(agent or [])
     run_process(
         settings,
         classes,
         platform=platform,
         register=api_registration(settings) if register and classes else _skip_registration,
-        version_args=(deployment, build_id),
+        version=version,
     )
