@@ -165,10 +165,16 @@ async def test_job_counters_sdk_metrics_and_api_routes_move(
     after = await scrape(workers_url)
     assert "# TYPE durasumi_jobs_started counter" in after
     job_wf = {"workflow_type": "JobWorkflow", "task_queue": queue}
+    # The completed job closes as Completed; the failed and the cancelled one as Failed.
     assert (
         total(after, "temporal_workflow_completed", **job_wf)
         - total(before, "temporal_workflow_completed", **job_wf)
-        == 3
+        == 1
+    )
+    assert (
+        total(after, "temporal_workflow_failed", **job_wf)
+        - total(before, "temporal_workflow_failed", **job_wf)
+        == 2
     )
     assert total(after, "temporal_workflow_failed", workflow_type="broken") >= 1
     starts = {"operation": "StartWorkflowExecution"}
