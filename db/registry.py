@@ -39,6 +39,14 @@ class AgentRecord(SQLModel, table=True):
     price_lovelace: int = Field(default=0, ge=0)
     example: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     worker_problem: str | None = Field(default=None, max_length=500)
+    # The agent's Masumi registry asset (policy id + asset name, hex), what buyers look up.
+    agent_identifier: str | None = Field(default=None, max_length=184)
+    # A price in several units: [{"unit": "" (lovelace) or policy id + asset name hex, "amount": int}];
+    # None means the price is price_lovelace alone.
+    price_amounts: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    # An agent that already serves MIP-003 elsewhere: its base URL and the headers to send it.
+    remote_url: str | None = Field(default=None, max_length=2000)
+    remote_headers: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     registered_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
