@@ -7,7 +7,6 @@ Temporal SDK and the HTTP API client are loaded by the first command that uses t
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -71,8 +70,14 @@ class Ctx:
 
     def http(self) -> TemporalHttp | None:
         """Temporal's HTTP API client, when one is configured (see ``http_api_for``)."""
+        from durasumi.client.quick_settings import quick_read_settings
         from durasumi.client.temporal_http import TemporalHttp, http_api_for
 
+        if self._settings is None:  # a quick read need not build the full settings
+            quick = quick_read_settings(self.address, self.namespace)
+            if quick is not None:
+                api = http_api_for(quick)
+                return TemporalHttp(api, quick.codec_keyring()) if api else None
         api = http_api_for(self.settings)
         return TemporalHttp(api, self.settings.codec_keyring()) if api else None
 
@@ -151,6 +156,8 @@ def run(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        import asyncio  # (here: the quick reads never need an event loop)
+
         try:
             return asyncio.run(fn(*args, **kwargs))
         except (typer.Exit, typer.Abort, KeyboardInterrupt):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from durasumi.workers.keyring import ENCODING, KEY_ID, Keyring, Sealer
 
 if TYPE_CHECKING:
+    from durasumi.client.quick_settings import QuickReadSettings
     from durasumi.workers.settings import Settings
 
 __all__ = [
@@ -75,7 +76,7 @@ class HttpApi:
     namespace: str
 
 
-def http_api_for(settings: Settings) -> HttpApi | None:
+def http_api_for(settings: Settings | QuickReadSettings) -> HttpApi | None:
     """The HTTP API to read through, or None to use the gRPC client.
 
     ``DURASUMI_TEMPORAL_HTTP_URL`` names it. Without it, a client aimed at the dev stack
@@ -97,7 +98,7 @@ def http_api_for(settings: Settings) -> HttpApi | None:
     return None
 
 
-def _envconfig_in_play(settings: Settings) -> bool:
+def _envconfig_in_play(settings: Settings | QuickReadSettings) -> bool:
     """Whether an envconfig profile may change the address or namespace (client/connect.py)."""
     if settings.temporal_profile or settings.temporal_config_file:
         return True

@@ -60,12 +60,14 @@ def env(stack: Stack, server: DevServer, **more: str) -> dict[str, str]:
     }
 
 
-# Runs the CLI and reports whether it imported the Temporal SDK (main() ends in os._exit).
+# Runs the CLI and reports whether it imported the Temporal SDK or pydantic-settings (main()
+# ends in os._exit).
 PROBE = """
 import os, sys
 real_exit = os._exit
 def leave(code):
-    sys.stderr.write("\\nSDK " + str("temporalio" in sys.modules))
+    heavy = "temporalio" in sys.modules or "pydantic_settings" in sys.modules
+    sys.stderr.write("\\nSDK " + str(heavy))
     sys.stderr.flush()
     real_exit(code)
 os._exit = leave
@@ -77,7 +79,7 @@ main()
 async def cli(
     stack: Stack, server: DevServer, *args: str, **more: str
 ) -> tuple[int, str, str, bool]:
-    """(exit code, stdout, stderr, whether the SDK was imported)."""
+    """(exit code, stdout, stderr, whether the SDK or the full settings were imported)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, *args, cwd=ROOT, env=env(stack, server, **more),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -94,7 +96,7 @@ GRPC = {"DURASUMI_TEMPORAL_HTTP_URL": ""}
 async def both(stack: Stack, server: DevServer, *args: str) -> tuple[int, str, str]:
     """Run over HTTP (checking the SDK stayed unloaded) and over gRPC: the same answer."""
     code, out, err, sdk = await cli(stack, server, *args)
-    assert not sdk, f"{args} imported the Temporal SDK over the HTTP API"
+    assert not sdk, f"{args} imported the Temporal SDK or pydantic-settings over the HTTP API"
     g_code, g_out, g_err, g_sdk = await cli(stack, server, *args, **GRPC)
     assert g_sdk
     assert (code, out) == (g_code, g_out), (args, out, g_out, err, g_err)
