@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -14,7 +15,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from durasumi.api.errors import Unavailable
 from durasumi.client import jobs
+from durasumi.client.jobs import JobSummary
+from durasumi.client.liveness import QueueLiveness, queue_liveness
 from durasumi.db.keys import KeyStore, Principal, Role
 from durasumi.db.registry import AgentRecord, Registry
 from durasumi.db.signing import Signer
@@ -27,6 +31,8 @@ __all__ = [
     "ServicesDep",
     "agent_or_404",
     "job_still_open",
+    "owned_job",
+    "platform_ready",
     "require_roles",
     "visible_job",
 ]
@@ -70,6 +76,7 @@ class Services:
     keys: KeyStore
     signer: Signer
     cache: TTLCache = field(default_factory=lambda: TTLCache(5.0))
+    liveness: tuple[float, QueueLiveness] | None = None  # (monotonic time, platform queue)
 
 
 def _services(request: Request) -> Services:
@@ -134,16 +141,70 @@ def agent_or_404(services: Services, name: str) -> AgentRecord:
 _JOB_ID = re.compile(r"job-[a-z][a-z0-9_-]{0,62}-[0-9a-f]{24}")
 
 
-async def visible_job(services: Services, principal: Principal, job_id: str) -> JobView:
-    """The job's view, if the caller may see it; someone else's job is a 404, not a 403."""
+async def owned_job(services: Services, principal: Principal, job_id: str) -> JobSummary:
+    """Who owns the job and where it stands, checked without a worker (describe, not query).
+
+    Someone else's job is a 404, not a 403. Works while every worker is down, so the
+    caller can still be told the truth about the job (or cancel it).
+    """
     if not _JOB_ID.fullmatch(job_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id[:200]!r} not found")
-    view = await jobs.job_view(services.client, job_id)
-    if principal.role is Role.BUYER and view.buyer != principal.owner:
+    try:
+        summary = await jobs.job_summary(services.client, job_id)
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found") from err
+    if principal.role is Role.BUYER and summary.buyer != principal.owner:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-    if principal.role is Role.VENDOR and view.vendor != principal.owner:
+    if principal.role is Role.VENDOR and summary.vendor != principal.owner:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-    return view
+    return summary
+
+
+async def platform_ready(services: Services) -> None:
+    """Refuse at once (503, Retry-After) when no platform worker is alive to answer.
+
+    Read from Temporal's worker heartbeats (client/liveness.py), at most once a second per
+    API process. Where the server keeps no heartbeats this says nothing, and the caller's
+    own deadline (``api_worker_timeout``) bounds the wait instead.
+    """
+    settings = services.settings
+    now = time.monotonic()
+    cached = services.liveness
+    if cached is None or now - cached[0] >= 1.0:
+        live = await queue_liveness(services.client, settings.platform_task_queue)
+        services.liveness = cached = (now, live)
+    if cached[1].down:
+        raise Unavailable(
+            "platform_unavailable",
+            "no platform worker is running: the job is safe and waits; try again shortly",
+            retry_after=_retry_after(settings),
+        )
+
+
+async def visible_job(services: Services, principal: Principal, job_id: str) -> JobView:
+    """The job's view, if the caller may see it (503 when no platform worker answers)."""
+    await owned_job(services, principal, job_id)
+    await platform_ready(services)
+    timeout = services.settings.api_worker_timeout
+    try:
+        return await jobs.job_view(services.client, job_id, timeout=timedelta(seconds=timeout))
+    except RPCError as err:
+        # The server's deadline (DEADLINE_EXCEEDED) or the client's own (CANCELLED).
+        if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise
+        raise Unavailable(
+            "platform_unavailable",
+            f"the platform worker did not answer within {timeout:g} s: the job is safe; "
+            "try again shortly",
+            retry_after=_retry_after(services.settings),
+        ) from err
+
+
+def _retry_after(settings: Settings) -> int:
+    """Seconds to wait before asking again: about one worker heartbeat."""
+    return max(1, round(settings.worker_heartbeat_seconds))
 
 
 @contextmanager

@@ -21,7 +21,21 @@ from durasumi.workflows.errors import (
 )
 from durasumi.workflows.forms import FieldError, FormValidationError
 
-__all__ = ["MIP003_PREFIX_MARKERS", "install", "refused_status"]
+__all__ = ["MIP003_PREFIX_MARKERS", "Unavailable", "install", "refused_status"]
+
+
+class Unavailable(HTTPException):
+    """503 with ``Retry-After`` and a stable error code: a dependency is down, nothing lost.
+
+    Example:
+        >>> Unavailable("platform_unavailable", "no platform worker", retry_after=5).headers
+        {'Retry-After': '5'}
+    """
+
+    def __init__(self, error: str, message: str, *, retry_after: int, code: int = 503) -> None:
+        super().__init__(code, message, headers={"Retry-After": str(retry_after)})
+        self.error = error
+
 
 # MIP-003 says 400 for bad input on its endpoints; the jobs API answers 422.
 MIP003_PREFIX_MARKERS = ("/start_job", "/provide_input")
@@ -65,7 +79,8 @@ def install(app: FastAPI) -> None:
     # Starlette's class, which FastAPI's subclasses: routing's own 404 and 405 answer JSON too.
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        response = _body(exc.status_code, _name(exc.status_code), str(exc.detail))
+        error = exc.error if isinstance(exc, Unavailable) else _name(exc.status_code)
+        response = _body(exc.status_code, error, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
 
@@ -99,6 +114,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def rpc_error(_: Request, exc: RPCError) -> JSONResponse:
         code = _RPC_STATUS.get(exc.status, status.HTTP_502_BAD_GATEWAY)
+        if exc.status is RPCStatusCode.UNAVAILABLE:  # Temporal itself is down or restarting
+            message = f"Temporal is unreachable: {exc.message}"
+            response = _body(code, "temporal_unavailable", message)
+            response.headers["Retry-After"] = "5"
+            return response
         return _body(code, _name(code), exc.message)
 
     # A bug still answers in the error shape; Starlette re-raises it afterwards (so the server

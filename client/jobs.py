@@ -13,6 +13,7 @@ by ``REJECT_DUPLICATE`` and is then answered by a query.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,7 +45,7 @@ from durasumi.client.visibility import visibility_literal
 from durasumi.workflows import search
 from durasumi.workflows.errors import JOB_CANCELLED, JOB_FAILED
 from durasumi.workflows.forms import Form
-from durasumi.workflows.ids import input_hash, job_id_for
+from durasumi.workflows.ids import canonical_json, input_hash, job_id_for
 from durasumi.workflows.job import JobWorkflow
 from durasumi.workflows.models import (
     CancelRequest,
@@ -66,18 +67,21 @@ if TYPE_CHECKING:
 __all__ = [
     "JobListing",
     "JobPage",
+    "JobSummary",
     "PaidJob",
     "StartedJob",
     "agent_pollers",
     "cancel_job",
     "follow_events",
     "job_result",
+    "job_summary",
     "job_view",
     "jobs_query",
     "list_jobs",
     "list_jobs_page",
     "start_job",
     "start_paid_job",
+    "submission_update_id",
     "submit_form",
 ]
 
@@ -282,9 +286,40 @@ def job_handle(client: Client, job_id: str) -> WorkflowHandle[JobWorkflow, Any]:
     return client.get_workflow_handle_for(JobWorkflow.run, job_id)
 
 
-async def submit_form(client: Client, job_id: str, submission: Submission) -> SubmitResult:
-    """Send a form submission as an Update; a refused one raises WorkflowUpdateFailedError."""
-    return await job_handle(client, job_id).execute_update(JobWorkflow.submit, submission)
+async def submit_form(
+    client: Client, job_id: str, submission: Submission, *, timeout: timedelta | None = None
+) -> SubmitResult:
+    """Send a form submission as an Update; a refused one raises WorkflowUpdateFailedError.
+
+    An answer to a named form request has a stable update id (the request and a digest of
+    the answer): sent again after a timeout or a crash, Temporal hands back the first
+    outcome instead of applying it twice. A refused answer never enters history, so the
+    same id may carry a corrected one. Without a request id the update id is random: "the
+    current form" is a different form from one moment to the next.
+
+    Raises:
+        WorkflowUpdateRPCTimeoutOrCancelledError: no outcome within ``timeout``; the answer
+            may still be applied, and sending it again is safe when it names its request.
+    """
+    return await job_handle(client, job_id).execute_update(
+        JobWorkflow.submit,
+        submission,
+        id=submission_update_id(submission),
+        rpc_timeout=timeout,
+    )
+
+
+def submission_update_id(submission: Submission) -> str | None:
+    """The update id of an answer to a named form request (None: the SDK makes one up).
+
+    Example:
+        >>> submission_update_id(Submission(request_id="r-1", values={"a": 1}))[:14]
+        'answer-r-1-015'
+    """
+    if not submission.request_id:
+        return None
+    digest = hashlib.sha256(canonical_json(submission.values).encode()).hexdigest()
+    return f"answer-{submission.request_id}-{digest[:24]}"
 
 
 async def cancel_job(client: Client, job_id: str, request: CancelRequest) -> None:
@@ -296,7 +331,7 @@ async def cancel_job(client: Client, job_id: str, request: CancelRequest) -> Non
 QUERY_TIMEOUT = timedelta(seconds=10)
 
 
-async def job_view(client: Client, job_id: str) -> JobView:
+async def job_view(client: Client, job_id: str, *, timeout: timedelta = QUERY_TIMEOUT) -> JobView:
     """Everything about one job now (a query; DEADLINE_EXCEEDED when no worker answers).
 
     A job whose workflow Temporal closed from outside (terminated, timed out) shows as
@@ -306,12 +341,58 @@ async def job_view(client: Client, job_id: str) -> JobView:
     try:
         return await handle.query(
             JobWorkflow.view,
-            rpc_timeout=QUERY_TIMEOUT,
+            rpc_timeout=timeout,
             reject_condition=QueryRejectCondition.NOT_OPEN,
         )
     except WorkflowQueryRejectedError as closed:  # closed: ask again, and say how it closed
-        view = await handle.query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        view = await handle.query(JobWorkflow.view, rpc_timeout=timeout)
         return _closed_from_outside(view, closed.status)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """Who a job belongs to and where it stands, from Temporal alone (no worker needed).
+
+    Read by ``DescribeWorkflowExecution``: the search attributes the job was started with
+    (agent, buyer, vendor) and the status it last upserted; a workflow closed from outside
+    (terminated, timed out) is failed.
+    """
+
+    job_id: str
+    agent: str
+    buyer: str
+    vendor: str
+    status: JobStatus
+    open: bool
+
+
+async def job_summary(client: Client, job_id: str) -> JobSummary:
+    """The job's owner and status without a query (see :class:`JobSummary`).
+
+    Raises:
+        RPCError: NOT_FOUND for an unknown job; UNAVAILABLE when Temporal is unreachable.
+    """
+    described = await job_handle(client, job_id).describe(rpc_timeout=QUERY_TIMEOUT)
+    attrs = described.typed_search_attributes
+    running = described.status in (None, WorkflowExecutionStatus.RUNNING)
+    status = _known_status(attrs.get(search.STATUS))
+    if not running and described.status in _OUTSIDE_CLOSES and not status.terminal:
+        status = JobStatus.FAILED
+    return JobSummary(
+        job_id=job_id,
+        agent=attrs.get(search.AGENT) or "?",
+        buyer=attrs.get(search.BUYER) or "?",
+        vendor=attrs.get(search.VENDOR) or "unknown",
+        status=status,
+        open=running,
+    )
+
+
+def _known_status(value: str | None) -> JobStatus:
+    try:
+        return JobStatus(value or JobStatus.AWAITING_PAYMENT)
+    except ValueError:  # written by a newer durasumi: say nothing more than "not ended"
+        return JobStatus.RUNNING
 
 
 def _closed_from_outside(view: JobView, status: WorkflowExecutionStatus | None) -> JobView:

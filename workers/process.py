@@ -100,7 +100,7 @@ async def serve(
     names = ", ".join(a.name for a in agents) or "none"
     versioned = f"; version: {version.to_canonical_string()}" if version else ""
     ready(f"worker running (platform: {'yes' if platform else 'no'}; agents: {names}{versioned})")
-    if telemetry.runtime is not None:
+    if settings.metrics_port is not None:
         ready(f"metrics at http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     server = http(client, telemetry) if http is not None else None
     try:

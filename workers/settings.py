@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     worker_drain_seconds: float = Field(
         30.0, gt=0, le=86_400, description="On SIGTERM: seconds in-flight activities get."
     )
+    worker_heartbeat_seconds: float = Field(
+        5.0,
+        ge=1,
+        le=600,
+        description="Workers tell Temporal they are alive this often; one silent for 3 "
+        "intervals counts as down (API 503s, /availability).",
+    )
+    api_worker_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Seconds the API waits for the platform worker to answer a read or take "
+        "an answer before answering 503 (read) or 504 (answer, which may still apply).",
+    )
 
     @field_validator("platform_task_queue", "agent_queue_prefix")
     @classmethod

@@ -17,6 +17,7 @@ activities share one trace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio.client import Interceptor
@@ -42,15 +43,17 @@ class TelemetryError(RuntimeError):
     """Metrics or traces were asked for but cannot be served (port taken, extra missing)."""
 
 
-def metrics_runtime(host: str, port: int) -> Runtime:
+def metrics_runtime(host: str, port: int, heartbeat: timedelta = timedelta(seconds=60)) -> Runtime:
     """A Temporal runtime serving Prometheus text on ``http://host:port/metrics``.
+
+    Its workers heartbeat to the server every ``heartbeat`` (client/liveness.py).
 
     Raises:
         TelemetryError: The address is invalid or the port is taken.
     """
     config = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
     try:
-        return Runtime(telemetry=config)
+        return Runtime(telemetry=config, worker_heartbeat_interval=heartbeat)
     except ValueError as err:  # the core's bind error: "Address already in use" and the like
         raise TelemetryError(f"cannot serve metrics on {host}:{port}: {err}") from err
 
@@ -117,12 +120,19 @@ class Telemetry:
     def from_settings(cls, settings: Settings, service: str, *, metrics: bool = True) -> Telemetry:
         """What ``settings`` ask for; ``metrics=False`` for processes that run no worker.
 
+        A worker process always gets a runtime of its own: its workers heartbeat every
+        ``worker_heartbeat_seconds`` (the SDK's default runtime beats once a minute).
+
         Raises:
             TelemetryError: The metrics port cannot be bound or tracing cannot start.
         """
         runtime = None
-        if metrics and settings.metrics_port is not None:
-            runtime = metrics_runtime(settings.metrics_host, settings.metrics_port)
+        if metrics:  # a worker process: its workers heartbeat at the configured interval
+            heartbeat = timedelta(seconds=settings.worker_heartbeat_seconds)
+            if settings.metrics_port is not None:
+                runtime = metrics_runtime(settings.metrics_host, settings.metrics_port, heartbeat)
+            else:
+                runtime = Runtime(telemetry=TelemetryConfig(), worker_heartbeat_interval=heartbeat)
         provider = tracer_provider(settings, service)
         return cls(runtime, provider, tracing_interceptors(provider))
 

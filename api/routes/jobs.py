@@ -8,12 +8,22 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
-from durasumi.api.deps import CurrentPrincipal, ServicesDep, job_still_open, visible_job
+from durasumi.api.deps import (
+    CurrentPrincipal,
+    ServicesDep,
+    job_still_open,
+    owned_job,
+    platform_ready,
+    visible_job,
+)
+from durasumi.api.errors import Unavailable
 from durasumi.api.schemas import CancelIn, InputIn, JobList, JobOut, JobRow
 from durasumi.api.strict_json import StrictJsonRoute
 from durasumi.client import jobs
@@ -99,20 +109,39 @@ async def submit_input(
     job_id: str, body: InputIn, services: ServicesDep, principal: CurrentPrincipal
 ) -> SubmitResult:
     """Answer the pending form; a refused answer is a 422 with every field error."""
-    view = await visible_job(services, principal, job_id)
-    if view.status.terminal:
+    summary = await owned_job(services, principal, job_id)
+    if summary.status.terminal or not summary.open:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"job {job_id} already ended ({view.status.value}): there is nothing to answer",
+            f"job {job_id} already ended ({summary.status.value}): there is nothing to answer",
         )
+    await platform_ready(services)
     submission = Submission(
         request_id=body.request_id,
         form_id=body.form_id,
         values=body.values,
         submitted_by=principal.owner,
     )
-    with job_still_open(job_id):
-        return await jobs.submit_form(services.client, job_id, submission)
+    timeout = services.settings.api_worker_timeout
+    try:
+        with job_still_open(job_id):
+            return await jobs.submit_form(
+                services.client, job_id, submission, timeout=timedelta(seconds=timeout)
+            )
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        retry = (
+            "sending it again with the same request_id is safe"
+            if body.request_id
+            else "read the job before answering again (an answer naming its request_id can "
+            "always be sent again)"
+        )
+        raise Unavailable(
+            "answer_timeout",
+            f"the job did not take the answer within {timeout:g} s; it may still be applied: "
+            + retry,
+            retry_after=max(1, round(timeout)),
+            code=status.HTTP_504_GATEWAY_TIMEOUT,
+        ) from err
 
 
 @router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -120,10 +149,10 @@ async def cancel_job(
     job_id: str, services: ServicesDep, principal: CurrentPrincipal, body: CancelIn | None = None
 ) -> dict[str, str]:
     """Ask the job to stop; it ends cancelled and the buyer is refunded where money moved."""
-    view = await visible_job(services, principal, job_id)
-    if view.status.terminal:
+    summary = await owned_job(services, principal, job_id)  # a signal needs no worker
+    if summary.status.terminal or not summary.open:
         raise HTTPException(
-            status.HTTP_409_CONFLICT, f"job {job_id} already ended ({view.status.value})"
+            status.HTTP_409_CONFLICT, f"job {job_id} already ended ({summary.status.value})"
         )
     reason = body.reason if body else "cancelled by request"
     with job_still_open(job_id):
