@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from temporalio.client import Client
 
 from durasumi.client.jobs import agent_pollers
+from durasumi.client.liveness import queue_liveness
 
 if TYPE_CHECKING:
     from durasumi.db.registry import AgentRecord
@@ -27,11 +28,15 @@ async def availability(client: Client, record: AgentRecord) -> Availability:
     """Available when a worker polls the agent's task queue and its worker reported no problem.
 
     The problem (no LLM configured, Ray missing) comes from the last worker that registered
-    the agent; the pollers from Temporal (DescribeTaskQueue), so a worker that stopped
-    polling makes the agent unavailable at once.
+    the agent; the pollers from Temporal (DescribeTaskQueue), and the workers' heartbeats
+    (client/liveness.py): a worker killed without a word is noticed after three missed
+    heartbeats (15 s by default), one that stopped cleanly at once.
     """
     if record.worker_problem:
         return Availability(False, f"{record.name} cannot run jobs: {record.worker_problem}")
     if await agent_pollers(client, record.task_queue) == 0:
         return Availability(False, f"no worker serves {record.name} right now")
+    # Pollers linger in Temporal's answer for minutes after a worker died; heartbeats do not.
+    if (await queue_liveness(client, record.task_queue)).down:
+        return Availability(False, f"the workers serving {record.name} stopped heartbeating")
     return Availability(True)
