@@ -15,7 +15,7 @@ from durasumi.api import errors, metrics
 from durasumi.api.deps import Services
 from durasumi.api.limits import BodyLimit
 from durasumi.api.metrics import ApiMetrics, RequestTelemetry
-from durasumi.api.routes import agents, codec, console, docs, jobs, mip003
+from durasumi.api.routes import agents, codec, console, docs, files, jobs, masumi_webhook, mip003
 from durasumi.client.connect import connect
 from durasumi.db.keys import KeyStore
 from durasumi.db.registry import Registry
@@ -66,7 +66,9 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, larger={"/files": settings.max_file_bytes}
+    )
     app.state.metrics = ApiMetrics() if settings.api_metrics else None
     tracer = telemetry.provider.get_tracer(TRACER_NAME) if telemetry.provider else None
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics, tracer=tracer)
@@ -76,6 +78,8 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(agents.router)
     app.include_router(codec.router)
+    app.include_router(masumi_webhook.router)
+    files.install(app, settings)
     app.include_router(console.router)
     docs.install(app)
     app.add_middleware(codec.CodecCors, origins=settings.codec_origins())

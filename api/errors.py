@@ -148,6 +148,7 @@ def _name(code: int) -> str:
         409: "conflict",
         405: "method_not_allowed",
         413: "payload_too_large",
+        415: "unsupported_media_type",
         422: "invalid_request",
         429: "too_many_requests",
         503: "unavailable",

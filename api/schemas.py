@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from durasumi.db.keys import OWNER_MAX_LENGTH, Role, check_owner
-from durasumi.workflows.escrow_models import EscrowView
+from durasumi.workflows.escrow_models import Amount, EscrowView
 from durasumi.workflows.forms import FieldError
 from durasumi.workflows.models import JobEvent, JobStatus, Usage
 
@@ -217,8 +217,32 @@ class AgentIn(BaseModel):
     price_lovelace: int = Field(
         0, ge=0, le=ADA_SUPPLY_LOVELACE, description="At most the total ADA supply."
     )
+    price_amounts: list[Amount] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description='The whole price, in units: [{"unit": "" (lovelace) or policy id + asset '
+        'name (hex), "amount": n}, ...]; price_lovelace then follows it (its "" amounts). '
+        "Leave out for a price in lovelace alone.",
+    )
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
     example: dict[str, Any] | None = Field(None, description="MIP-003 /demo: {input, output}.")
+    remote_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="An agent that already serves MIP-003 at this base URL: the platform reads "
+        "its /input_schema now and drives its jobs; task_queue and input_form are then set "
+        "by the platform.",
+    )
+    remote_headers: dict[str, str] | None = Field(
+        None, description="Headers sent with every call to the remote agent (auth); never shown."
+    )
+    agent_identifier: str | None = Field(
+        None,
+        pattern=r"^(?:[0-9a-fA-F]{2}){29,92}$",
+        description="The agent's Masumi registry identifier (policy id + asset name, hex), "
+        "what Masumi buyers look up; a paid agent needs one outside dev mode.",
+    )
 
 
 class AgentOut(BaseModel):
@@ -229,9 +253,14 @@ class AgentOut(BaseModel):
     vendor: str
     task_queue: str
     price_lovelace: int
+    price_amounts: list[Amount] | None = Field(
+        None, description="The price in units; None: price_lovelace alone."
+    )
     input_schema: dict[str, Any]
     available: bool | None = None
     unavailable_reason: str | None = Field(None, description="Why the agent is not available.")
+    remote: bool = Field(False, description="A remote MIP-003 agent the platform drives.")
+    agent_identifier: str | None = Field(None, description="The Masumi registry identifier.")
 
 
 class KeyIn(BaseModel):

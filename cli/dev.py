@@ -39,6 +39,7 @@ EXAMPLE_AGENTS = [
     "durasumi.examples.batch_report:BatchReport",
     "durasumi.examples.llm_qa:LlmQa",
     "durasumi.examples.gpu_batch:GpuBatch",
+    "durasumi.examples.trip_broker:TripBroker",  # hires trip-planner (docs/agents.md)
 ]
 
 

@@ -66,7 +66,7 @@ def escrow(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None
         console.print(
             f"[bold]{job_id}[/]: job {view.status.value}, escrow [bold]{e.state.value}[/]"
         )
-        console.print(f"  price          {e.price_lovelace / 1_000_000:.6f} ada")
+        console.print(f"  price          {', '.join(a.label() for a in e.price())}")
         console.print(f"  identifier     {e.blockchain_identifier[:32]}...")
         console.print(f"  payByTime      {_when(e.times.pay_by_time)}")
         console.print(f"  submitResult   {_when(e.times.submit_result_time)}")
@@ -145,6 +145,7 @@ def _payment_request(view: JobView, e: EscrowView) -> PaymentRequest:
         job_id=view.job_id,
         input_hash=view.input_hash,
         price_lovelace=e.price_lovelace,
+        amounts=e.amounts,
         collateral_return_lovelace=e.collateral_return_lovelace,
         times=e.times,
         seller_vkey=e.seller_vkey,

@@ -129,7 +129,9 @@ def start(
             values,
             platform_task_queue=c.settings.platform_task_queue,
             buyer=buyer,
-            payment=_paid(record.price_lovelace or c.settings.escrow_default_price)
+            payment=_paid(
+                record.price_lovelace or c.settings.escrow_default_price, record.price_amounts
+            )
             if pay
             else None,
         )
@@ -149,12 +151,15 @@ def start(
     go()
 
 
-def _paid(price: int) -> PaymentPlan:
+def _paid(price: int, price_amounts: list[dict[str, Any]] | None = None) -> PaymentPlan:
     """An escrow plan whose buyer steps the platform performs (the dev buyer wallet)."""
-    from durasumi.workflows.escrow_models import EscrowTerms
+    from durasumi.workflows.escrow_models import EscrowTerms, split_price
     from durasumi.workflows.models import PaymentPlan
 
-    terms = EscrowTerms(price_lovelace=price, platform_buyer=True, watch_seconds=600)
+    lovelace, tokens = split_price(price, price_amounts)
+    terms = EscrowTerms(
+        price_lovelace=lovelace, amounts=tokens, platform_buyer=True, watch_seconds=600
+    )
     return PaymentPlan(mode="escrow", escrow=terms)
 
 

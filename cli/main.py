@@ -99,6 +99,11 @@ COMMANDS: dict[str, Entry] = {
     "agents": Entry(
         "agents:agents", "List registered agents and whether a worker is serving each.", _AGENTS
     ),
+    "add-remote": Entry(
+        "remote:add_remote",
+        "Register a remote MIP-003 agent: its jobs run durably behind this platform.",
+        _AGENTS,
+    ),
     "escrow": Entry(
         "escrow:escrow", "Show JOB_ID's escrow: state, deadlines and every transaction.", _AGENTS
     ),

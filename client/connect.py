@@ -9,6 +9,7 @@ from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
+from durasumi.workers.claim_check import payload_storage
 from durasumi.workers.codec import data_converter
 from durasumi.workers.settings import Settings
 
@@ -44,6 +45,9 @@ async def connect(
 ) -> Client:
     """Connect a client that carries pydantic models as payloads, encrypted with keys set.
 
+    Payloads over ``payload_store_threshold`` go to the payload store (the claim check,
+    workers/claim_check.py): every process connecting here reads and writes the same one.
+
     Args:
         settings: Where Temporal is.
         runtime: The Temporal runtime (a worker's serves its Prometheus metrics, see
@@ -51,7 +55,7 @@ async def connect(
         interceptors: Client interceptors (tracing); workers built on the client get them too.
     """
     return await Client.connect(
-        data_converter=data_converter(settings.codec_keyring()),
+        data_converter=data_converter(settings.codec_keyring(), payload_storage(settings)),
         runtime=runtime,
         interceptors=interceptors,
         **connect_config(settings),

@@ -103,10 +103,14 @@ def jobs_query(
         ValueError: a value Temporal cannot compare exactly (see ``visibility_literal``).
 
     Example:
-        >>> jobs_query(agent="trip-planner")
-        "WorkflowType = 'JobWorkflow' AND DurasumiAgent = 'trip-planner'"
+        >>> jobs_query(agent="trip-planner").split(" AND ")[-1]
+        "DurasumiAgent = 'trip-planner'"
     """
-    clauses = [f"WorkflowType = {visibility_literal(JOB_WORKFLOW)}"]
+    # A job that continued as new has a closed run per hand-over: list each job once.
+    clauses = [
+        f"WorkflowType = {visibility_literal(JOB_WORKFLOW)}",
+        "ExecutionStatus != 'ContinuedAsNew'",
+    ]
     for name, value in ((AGENT_ATTR, agent), (STATUS_ATTR, status), (BUYER_ATTR, buyer)):
         if value is not None:
             clauses.append(f"{name} = {visibility_literal(value)}")

@@ -73,6 +73,7 @@ __all__ = [
     "agent_pollers",
     "cancel_job",
     "follow_events",
+    "iter_job_events",
     "job_result",
     "job_summary",
     "job_view",
@@ -414,10 +415,56 @@ _OUTSIDE_CLOSES = (WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.T
 
 
 async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEvent]:
-    """The events after sequence number ``after`` (a query)."""
-    return await job_handle(client, job_id).query(
-        JobWorkflow.events, EventsQuery(after=after), rpc_timeout=QUERY_TIMEOUT
-    )
+    """Up to a page of the job's events after sequence number ``after``, oldest first.
+
+    A job that continued as new holds its older events in earlier runs: a run answers from
+    the first event it holds, and for a gap before that this walks back run by run (a
+    query on a closed run replays it on a platform worker).
+    """
+    handle = job_handle(client, job_id)
+    while True:
+        events = await handle.query(
+            JobWorkflow.events, EventsQuery(after=after), rpc_timeout=QUERY_TIMEOUT
+        )
+        if not events or events[0].seq <= after + 1:
+            return events
+        view = await handle.query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        if view.previous_run_id is None:
+            return events
+        handle = client.get_workflow_handle_for(
+            JobWorkflow.run, job_id, run_id=view.previous_run_id
+        )
+
+
+async def iter_job_events(
+    client: Client, job_id: str, after: int = 0, *, page: int = 2_000
+) -> AsyncIterator[JobEvent]:
+    """Every event of the job after ``after``, oldest first, across all its runs.
+
+    Finds the run that holds event ``after + 1`` once (walking back from the current
+    run), then reads forward run by run, a page at a time.
+    """
+    runs: list[str | None] = [None]  # newest first; None: the current run
+    handle = job_handle(client, job_id)
+    while True:
+        view = await handle.query(JobWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        if after + 1 >= view.events_from or view.previous_run_id is None:
+            break
+        runs.append(view.previous_run_id)
+        handle = client.get_workflow_handle_for(
+            JobWorkflow.run, job_id, run_id=view.previous_run_id
+        )
+    for run_id in reversed(runs):
+        handle = client.get_workflow_handle_for(JobWorkflow.run, job_id, run_id=run_id)
+        while events := await handle.query(
+            JobWorkflow.events, EventsQuery(after=after, limit=page), rpc_timeout=QUERY_TIMEOUT
+        ):
+            for event in events:
+                if event.seq > after:
+                    after = event.seq
+                    yield event
+            if len(events) < page:
+                break
 
 
 async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
@@ -425,18 +472,26 @@ async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIte
 
     A history long-poll wakes us when a workflow task completes (nothing is polled on a
     timer and nothing is written to history for watchers); a query then reads the events
-    past our offset, so a reconnecting client resumes from any sequence number.
+    past our offset, so a reconnecting client resumes from any sequence number. When the
+    job continues as new, the follow goes on with its next run.
     """
-    handle = job_handle(client, job_id)
     seen = after
-    async for history_event in handle.fetch_history_events(wait_new_event=True):
-        if history_event.event_type not in _WAKE_EVENTS:
-            continue
-        for event in await handle.query(JobWorkflow.events, EventsQuery(after=seen)):
-            seen = event.seq
-            yield event
-    for event in await handle.query(JobWorkflow.events, EventsQuery(after=seen)):
-        yield event
+    while True:
+        handle = job_handle(client, job_id)  # the job's current run
+        last_type = None
+        async for history_event in handle.fetch_history_events(wait_new_event=True):
+            last_type = history_event.event_type
+            if last_type not in _WAKE_EVENTS:
+                continue
+            for event in await job_events(client, job_id, seen):
+                seen = event.seq
+                yield event
+        while events := await job_events(client, job_id, seen):
+            for event in events:
+                seen = event.seq
+                yield event
+        if last_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            return
 
 
 @dataclass(frozen=True)
@@ -458,12 +513,17 @@ def jobs_query(
 
     Example:
         >>> print(jobs_query(buyer="o'brien"))
-        WorkflowType = 'JobWorkflow' AND DurasumiBuyer = 'o\'brien'
+        WorkflowType = 'JobWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND ...
+        DurasumiBuyer = 'o\'brien'
 
     Raises:
         ValueError: a value Temporal cannot compare exactly (see :func:`visibility_literal`).
     """
-    clauses = [f"WorkflowType = {visibility_literal(JobWorkflow.__name__)}"]
+    # A job that continued as new has a closed run per hand-over: list each job once.
+    clauses = [
+        f"WorkflowType = {visibility_literal(JobWorkflow.__name__)}",
+        "ExecutionStatus != 'ContinuedAsNew'",
+    ]
     filters = (
         (search.AGENT, agent),
         (search.STATUS, status),

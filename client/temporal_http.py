@@ -51,8 +51,17 @@ class StatusCode:
     UNAVAILABLE = 14
 
 
+# temporalio's external-storage reference (workers/claim_check.py), in history instead of a
+# big payload: the HTTP path does not read the store, the gRPC client's converter does.
+_STORED_PAYLOAD = b"temporal.api.sdk.v1.ExternalStorageReference"
+
+
 class HttpApiUnavailable(Exception):
     """No Temporal HTTP API answered at the address: use the gRPC client."""
+
+
+class StoredPayload(HttpApiUnavailable):
+    """A payload is in the payload store (claim check): the gRPC client, which reads it, answers."""
 
 
 class TemporalHttpError(Exception):
@@ -211,6 +220,8 @@ class TemporalHttp:
             return self._value(*parse_payload(inner))
         if encoding == b"binary/null":
             return None
+        if metadata.get("messageType") == _STORED_PAYLOAD:
+            raise StoredPayload("the answer is in the payload store")
         if encoding == b"json/plain":
             return json.loads(data)
         raise PayloadError(f"cannot read a payload with encoding {encoding.decode()!r}")

@@ -41,7 +41,8 @@ class AgentRecord(SQLModel, table=True):
     worker_problem: str | None = Field(default=None, max_length=500)
     # The agent's Masumi registry asset (policy id + asset name, hex), what buyers look up.
     agent_identifier: str | None = Field(default=None, max_length=184)
-    # A price in several units: [{"unit": "" (lovelace) or policy id + asset name hex, "amount": int}];
+    # A price in several units:
+    # [{"unit": "" (lovelace) or policy id + asset name hex, "amount": int}];
     # None means the price is price_lovelace alone.
     price_amounts: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     # An agent that already serves MIP-003 elsewhere: its base URL and the headers to send it.

@@ -6,7 +6,7 @@ epoch and its protocol parameters, genesis, the latest block, an address's UTxOs
 transactions, a transaction with its UTxOs (``consumed_by_tx``) and CBOR, scripts,
 ``/tx/submit`` and ``/utils/txs/evaluate`` (an Ogmios v5 answer). Submitted transactions go
 through :class:`Ledger.submit`, which checks the CBOR, the witnesses' signatures over the
-body, the validity interval, balance, fee and every script spend, so a transaction this
+body bytes as submitted (the transaction id this server answers is their hash), the validity interval, balance, fee and every script spend, so a transaction this
 server accepts is one a node would accept. Each accepted transaction gets a block of its
 own; :meth:`BlockfrostServer.mine` adds empty blocks (confirmations).
 """
@@ -29,10 +29,17 @@ from pycardano import (
     PlutusV3Script,
     Transaction,
     TransactionOutput,
+    Value,
     plutus_script_hash,
 )
 
-from durasumi.activities.escrow.offline.ledger import GENESIS_TX, Ledger, LedgerError, ref
+from durasumi.activities.escrow.offline.ledger import (
+    GENESIS_TX,
+    Ledger,
+    LedgerError,
+    receive,
+    ref,
+)
 
 __all__ = ["BlockfrostServer"]
 
@@ -105,8 +112,10 @@ class BlockfrostServer:
         """The chain's clock."""
         return int(time.time() * 1000) + self.offset_ms
 
-    def fund(self, address: Address, lovelace: int, *, script: PlutusV3Script | None = None) -> str:
-        """Genesis funds (and maybe a reference script) at ``address``; returns the ref."""
+    def fund(
+        self, address: Address, lovelace: int | Value, *, script: PlutusV3Script | None = None
+    ) -> str:
+        """Genesis funds (lovelace, maybe native assets; maybe a reference script) at ``address``."""
         with self._lock:
             out_ref = self.ledger.fund(address, lovelace, script=script)
             index = int(out_ref.partition("#")[2])
@@ -179,7 +188,7 @@ class BlockfrostServer:
             # the node's error names its rule, e.g. BadInputsUTxO, as Blockfrost relays it
             message = f"transaction submit error ShelleyTxValidationError ({err.kind}UTxO): {err}"
             return 400, _error(400, message)
-        tx = Transaction.from_cbor(raw)
+        tx = receive(raw).tx  # the id is the ledger's: the hash of the body as submitted
         self.accepted.append(tx)
         self.height += 1
         body = tx.transaction_body
@@ -190,7 +199,11 @@ class BlockfrostServer:
             cbor=raw,
             fee=body.fee,
             inputs=[ref(i) for i in body.inputs],
-            outputs=dict(enumerate(body.outputs)),
+            # as the ledger keeps them (inline datums with long byte strings chunked)
+            outputs={
+                index: self.ledger.output_ever(f"{tx_id}#{index}") or out
+                for index, out in enumerate(body.outputs)
+            },
         )
         for i in body.inputs:
             self.consumed[ref(i)] = tx_id

@@ -33,6 +33,21 @@ class Reply:
     status: int = 200
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # non-streamed answers only
+
+    @classmethod
+    def tool_call(
+        cls, name: str, arguments: dict[str, Any], input_tokens: int = 12, output_tokens: int = 7
+    ) -> Reply:
+        """An answer that calls the tool ``name`` with ``arguments`` (Chat Completions shape)."""
+        call = {
+            "id": f"call_{name}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
+        return cls(
+            "ok", text="", input_tokens=input_tokens, output_tokens=output_tokens, tool_calls=[call]
+        )
 
     @classmethod
     def ok(cls, text: str = "Lisbon.", input_tokens: int = 12, output_tokens: int = 7) -> Reply:
@@ -258,6 +273,12 @@ def _completion(model: str, reply: Reply) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": reply.text},
                 "finish_reason": "stop",
+            }
+            if not reply.tool_calls
+            else {
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "tool_calls": reply.tool_calls},
+                "finish_reason": "tool_calls",
             }
         ],
         "usage": _usage(reply),

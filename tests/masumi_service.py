@@ -12,9 +12,18 @@ tx-sync jobs do; a submission that would miss submitResultTime fails on "chain" 
 leaves the payment waiting for manual action. The seller's withdraw happens by itself
 after unlockTime + 10 min (AUTO_WITHDRAW_PAYMENTS).
 
+Webhooks (``docs/webhook-events.md``, ``routes/api/webhooks``, ``services/webhooks``):
+POST /webhooks registers a URL for event types (EXTENDED format: an ``authToken`` of 10-200
+characters is required; the same URL twice is a 409), GET /webhooks lists them. Every
+on-chain state change queues PAYMENT_ON_CHAIN_STATUS_CHANGED, a seller transaction that fails
+PAYMENT_ON_ERROR; a delivery thread posts ``{event_type, service_name, timestamp,
+webhook_id, data}`` (``data`` as GET /payment shows the payment) with ``Authorization:
+Bearer <authToken>`` and retries a failed delivery (the real service: every 10 s).
+
 The test plays the buyer and the clock through the admin hooks (``lock``,
 ``request_refund``, ``withdraw_refund``, ``advance``) and injects trouble with ``fail``
-(a 500, a 429, a connection dropped before or after the request is applied).
+(a 500, a 429, a connection dropped before or after the request is applied); ``webhook_mode``
+makes deliveries go twice (``"twice"``) or never (``"off"``).
 
 Written on the standard library's threaded HTTP server: the backend is a sync client on a
 worker thread, and a test must be able to cut a connection after the server has acted.
@@ -24,12 +33,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
@@ -41,6 +53,7 @@ HOUR = 60 * MINUTE
 SELLER_VKEY = "5f" * 28
 SELLER_ADDRESS = "addr_test1vp0h7kcrrqp8d2u4vtecl3avjfpwsxjqa3sklqmk9xvl3ts4ta2se"
 SCRIPT_ADDRESS = "addr_test1wz7j4kmg2cs7yf92uat3ed4a3u97kr7axxr4avaz0lhwdsqukgwfm"
+SCRIPT_ADDRESS_V2 = "addr_test1wrm4l7k9qgw678d5gyd3lrcxj3ew6vhmdqnfh5jx5nfwrnsfeprsw"
 
 
 @dataclass
@@ -71,6 +84,8 @@ class _Payment:
     price: int
     metadata: str | None
     created: str
+    source_type: str = "Web3CardanoV1"
+    source_index: int | None = None
     on_chain: str | None = None
     result_hash: str = ""
     next_action: dict[str, Any] = field(default_factory=lambda: _next("WaitingForExternalAction"))
@@ -94,11 +109,17 @@ class MasumiService:
         network: str = "Preprod",
         confirm_delay: float = 0.2,
         price_lovelace: int = 20_000_000,
+        source_type: str = "Web3CardanoV1",
+        advertised_sources: int = 1,
     ) -> None:
         self.token = token
         self.network = network
         self.confirm_delay = confirm_delay
         self.price_lovelace = price_lovelace
+        # The agent's registry source (its contract family) and, for V2, how many payment
+        # sources its metadata advertises (supported_payment_sources).
+        self.source_type = source_type
+        self.advertised_sources = advertised_sources
         self.payments: dict[str, _Payment] = {}
         self.seen: list[Seen] = []
         self.failures: deque[Failure] = deque()
@@ -107,6 +128,10 @@ class MasumiService:
         self._timers: list[threading.Timer] = []
         self._server: ThreadingHTTPServer | None = None
         self._auto = threading.Event()
+        self.webhooks: list[dict[str, Any]] = []
+        self.webhook_mode: Literal["on", "twice", "off"] = "on"
+        self.deliveries: list[tuple[str, str, int]] = []  # (event, state, HTTP status)
+        self._outbox: queue.Queue[tuple[dict[str, Any], dict[str, Any]] | None] = queue.Queue()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -123,11 +148,13 @@ class MasumiService:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
         threading.Thread(target=self._periodic, daemon=True).start()
+        threading.Thread(target=self._deliver, daemon=True).start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
         self._auto.set()
+        self._outbox.put(None)
         for t in self._timers:
             t.cancel()
         if self._server is not None:
@@ -254,6 +281,7 @@ class MasumiService:
                             "errorNote": "transaction failed: submitResultTime has passed",
                         },
                     )
+                    self._trigger("PAYMENT_ON_ERROR", p)
                     return
                 tx_hash = _tx()
                 if p.current is not None:
@@ -285,6 +313,85 @@ class MasumiService:
             p.current = t
             p.on_chain = new
             self._set_next(p, _next("WaitingForExternalAction"))
+            self._trigger("PAYMENT_ON_CHAIN_STATUS_CHANGED", p)
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def _trigger(self, event: str, p: _Payment) -> None:
+        """Queue a delivery of ``event`` to every active webhook that follows it."""
+        for hook in self.webhooks:
+            if hook["isActive"] and event in hook["Events"]:
+                payload = {
+                    "event_type": event,
+                    "service_name": "masumi-payment-service",
+                    "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "webhook_id": hook["id"],
+                    "data": self._view(p, history=True),
+                }
+                self._outbox.put((hook, payload))
+
+    def _deliver(self) -> None:
+        """The delivery job: POST each queued event, retrying a failed one a few times."""
+        while (item := self._outbox.get()) is not None:
+            hook, payload = item
+            if self.webhook_mode == "off":
+                continue
+            for _ in range(2 if self.webhook_mode == "twice" else 1):
+                self._post(hook, payload)
+
+    def _post(self, hook: dict[str, Any], payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            hook["url"],
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {hook['authToken']}",
+                "X-Masumi-Event": payload["event_type"],
+                "X-Masumi-Timestamp": payload["timestamp"],
+            },
+        )
+        code = 0
+        for attempt in range(3):
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    code = response.status
+            except urllib.error.HTTPError as err:
+                code = err.code
+            except OSError:
+                code = 0
+            if 200 <= code < 300:
+                break
+            time.sleep(0.1 * (attempt + 1))
+        with self._lock:
+            state = str(payload["data"].get("onChainState"))
+            self.deliveries.append((payload["event_type"], state, code))
+
+    def _register(self, b: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        url, token, events = b.get("url"), b.get("authToken"), b.get("Events")
+        known = ("PAYMENT_ON_CHAIN_STATUS_CHANGED", "PAYMENT_ON_ERROR", "PURCHASE_ON_ERROR")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return 400, _error("url: Invalid url")
+        if b.get("format", "EXTENDED") == "EXTENDED" and not (
+            isinstance(token, str) and 10 <= len(token) <= 200
+        ):
+            return 400, _error("authToken is required when format is EXTENDED")
+        if not isinstance(events, list) or not events or any(e not in known for e in events):
+            return 400, _error("Events: Invalid enum value")
+        if any(h["url"] == url for h in self.webhooks):
+            return 409, _error("Webhook URL already registered for this payment source")
+        hook = {
+            "id": secrets.token_hex(12),
+            "url": url,
+            "authToken": token,
+            "format": b.get("format", "EXTENDED"),
+            "Events": list(events),
+            "name": b.get("name"),
+            "isActive": True,
+            "paymentSourceId": b.get("paymentSourceId"),
+        }
+        self.webhooks.append(hook)
+        return 200, {k: v for k, v in hook.items() if k != "authToken"}
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -299,7 +406,10 @@ class MasumiService:
                 return self._create(body)
             if route == ("GET", "/payment"):
                 limit = int(query.get("limit", "10"))
-                newest = sorted(self.payments.values(), key=lambda p: p.created, reverse=True)
+                # No type filter: V1 only, for pre-V2 clients (the service's compatibility rule).
+                kind = query.get("filterPaymentSourceType", "Web3CardanoV1")
+                mine = [p for p in self.payments.values() if p.source_type == kind]
+                newest = sorted(mine, key=lambda p: p.created, reverse=True)
                 return 200, {"Payments": [self._view(p) for p in newest[:limit]]}
             if route == ("POST", "/payment/resolve-blockchain-identifier"):
                 p = self.payments.get(str(body.get("blockchainIdentifier")))
@@ -311,6 +421,11 @@ class MasumiService:
                 return self._submit(body)
             if route == ("POST", "/payment/authorize-refund"):
                 return self._authorize(body)
+            if route == ("POST", "/webhooks"):
+                return self._register(body)
+            if route == ("GET", "/webhooks"):
+                shown = [{k: v for k, v in h.items() if k != "authToken"} for h in self.webhooks]
+                return 200, {"Webhooks": shown}
         return 404, _error(f"Can not {method} {path}")
 
     def _create(self, b: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -330,6 +445,25 @@ class MasumiService:
             return 400, _error("Purchaser identifier is not a valid hex string")
         if not _hex(b["inputHash"]):
             return 400, _error("Input hash is not a valid hex string")
+        kind = b.get("paymentSourceType")
+        if kind is not None and kind != self.source_type:
+            return 400, _error("paymentSourceType does not match the agent registry source")
+        index = b.get("supportedPaymentSourceIndex")
+        if self.source_type == "Web3CardanoV2":
+            if index is None:
+                return 400, _error(
+                    "V2 Cardano payments require supportedPaymentSourceIndex to select a "
+                    "priced Cardano source"
+                )
+            if not isinstance(index, int) or not 0 <= index < self.advertised_sources:
+                return 400, _error(
+                    f"supportedPaymentSourceIndex {index} is not advertised by this agent"
+                )
+        elif index is not None:
+            return 400, _error(
+                "V1 Cardano payments must not set supportedPaymentSourceIndex; pricing comes "
+                "from AgentPricing"
+            )
         if b.get("RequestedFunds") is not None:
             return 400, _error("For fixed pricing, RequestedFunds must be null")
         try:
@@ -384,6 +518,8 @@ class MasumiService:
             price=self.price_lovelace,
             metadata=b.get("metadata"),
             created=f"{time.time():020.6f}",
+            source_type=self.source_type,
+            source_index=index,
         )
         self.payments[bid] = p
         return 200, self._view(p)
@@ -442,8 +578,10 @@ class MasumiService:
             "ActionHistory": [dict(a) for a in p.action_history] if history else None,
             "PaymentSource": {
                 "network": self.network,
-                "smartContractAddress": SCRIPT_ADDRESS,
-                "paymentSourceType": "Web3CardanoV1",
+                "smartContractAddress": (
+                    SCRIPT_ADDRESS_V2 if p.source_type == "Web3CardanoV2" else SCRIPT_ADDRESS
+                ),
+                "paymentSourceType": p.source_type,
             },
             "SmartContractWallet": {"walletVkey": SELLER_VKEY, "walletAddress": SELLER_ADDRESS},
             "BuyerWallet": None,

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from durasumi.db.signing import verify
-from durasumi.workflows.ids import canonical_json, input_hash, result_hash
+from durasumi.workflows.ids import ResultHashRule, canonical_json, input_hash, result_hash
 from tests.api_fixtures import Api
 
 STATUSES = {"awaiting_payment", "awaiting_input", "running", "completed", "failed"}
@@ -37,8 +37,8 @@ def test_mip004_hashes_golden_values() -> None:
     assert input_hash("abcdef0123456789", {"n": [1, 2], "city": "Zürich"}) == (
         "b38fbdb6b1edcd86d2ce733fa97dfde8af9580d74f91d853bc078b73c16d61e5"
     )
-    # Result hash: the raw output string (newlines and quotes are not JSON-escaped first).
-    assert result_hash("abcdef0123456789", 'line1\nline "2"') == (
+    # Result hash, rule raw: the output string as is (newlines and quotes not JSON-escaped).
+    assert result_hash("abcdef0123456789", 'line1\nline "2"', ResultHashRule.RAW) == (
         "736ee31fb21761b0ba07ace6eed698fb93651f561edd41c5d4e1b1f0645fb59f"
     )
     assert canonical_json({"b": 1, "a": "é", "c": [1, {"z": 0, "y": None}]}) == (

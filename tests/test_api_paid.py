@@ -26,6 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from durasumi.activities.escrow.dev import DevEscrow, dev_escrow
+from durasumi.activities.escrow.masumi_format import decode_identifier
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.api.routes import mip003
 from durasumi.cli.escrow import _payment_request
@@ -34,6 +35,7 @@ from durasumi.client.jobs import job_result
 from durasumi.db.registry import Registry, describe
 from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState
+from durasumi.workflows.ids import dev_agent_identifier
 from durasumi.workflows.job import JobWorkflow
 from durasumi.workflows.models import CancelRequest, EventKind, JobStatus
 from tests.api_fixtures import Api, serve_api
@@ -102,9 +104,11 @@ async def test_paid_job_waits_for_payment_then_runs_and_settles(paid_api: PaidAp
     job_id = answer["job_id"]
     # the escrow's payment request, signed by the seller wallet: not the free- placeholder
     bid = answer["blockchainIdentifier"]
-    assert len(bid) == 128 and int(bid, 16) >= 0, bid
-    assert answer["sellerVKey"] == paid_api.dev.seller.verification_key.payload.hex()
-    assert answer["agentIdentifier"] == "paid-echo"
+    decoded = decode_identifier(bid)  # Masumi's format (tests/test_masumi_format.py)
+    assert decoded is not None and decoded.purchaser_id == answer["identifierFromPurchaser"]
+    assert answer["sellerVKey"] == paid_api.dev.seller.key_hash.payload.hex()
+    assert answer["agentIdentifier"] == dev_agent_identifier("paid-echo")  # dev: made up
+    assert decoded.agent_identifier == answer["agentIdentifier"]
     submit = answer["submitResultTime"]
     assert before + 10 * 60_000 <= answer["payByTime"] <= submit - 5 * 60_000
     assert before + 60 * 60_000 <= submit <= int(time.time() * 1000) + 60 * 60_000

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pycardano import Network, RedeemerTag, TransactionBuilder, TransactionOutput
+from pycardano import (
+    Asset,
+    AssetName,
+    MultiAsset,
+    Network,
+    RedeemerTag,
+    ScriptHash,
+    TransactionBuilder,
+    TransactionOutput,
+    Value,
+)
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
@@ -36,6 +46,7 @@ from durasumi.activities.escrow.wallet import Wallet
 from durasumi.workers.escrow import EscrowConfigError, escrow_activities
 from durasumi.workers.settings import Settings
 from durasumi.workflows.escrow_models import (
+    Amount,
     EscrowAction,
     EscrowState,
     EscrowStep,
@@ -105,6 +116,7 @@ def request_input(job_id: str = "job-1") -> PaymentRequestInput:
         input_hash="cd" * 32,
         price_lovelace=PRICE,
         times=EscrowTerms(price_lovelace=PRICE).times(int(time.time() * 1000)),
+        agent_identifier="0c" * 28 + "70616964",  # a registry asset: policy id + "paid"
     )
 
 
@@ -134,11 +146,12 @@ def test_escrow_lock_and_result_through_blockfrost(chain: Chain) -> None:
         escrow.lock_funds(step(request))
     assert (waiting.value.type, waiting.value.non_retryable) == (ESCROW_NOT_YET, False)
     [lock] = chain.server.accepted  # one real, signed transaction, accepted by the ledger
+    lock_id = list(chain.server.txs)[-1]  # the hash of its body as submitted (chunked bytes)
     [witness] = lock.transaction_witness_set.vkey_witnesses
     assert witness.vkey.hash() == chain.buyer.key_hash
     pending = escrow.read_state(step(request))
     assert pending.state is EscrowState.NOT_LOCKED  # not settled yet
-    assert f"lock {lock.id.payload.hex()} has 1/2 confirmations" in pending.detail
+    assert f"lock {lock_id} has 1/2 confirmations" in pending.detail
     with pytest.raises(ApplicationError):  # the activity's retry finds it and builds nothing
         escrow.lock_funds(step(request))
     assert len(chain.server.accepted) == 1
@@ -147,7 +160,7 @@ def test_escrow_lock_and_result_through_blockfrost(chain: Chain) -> None:
     locked = escrow.lock_funds(step(request))
     assert locked.already_done and locked.state is EscrowState.FUNDS_LOCKED
     assert locked.confirmations == 2 and locked.amount_lovelace == PRICE
-    assert locked.tx_of(EscrowAction.LOCK) == lock.id.payload.hex()
+    assert locked.tx_of(EscrowAction.LOCK) == lock_id
 
     patient = EscrowActivities(chain.backend(min_confirmations=2))
     threading.Thread(target=mine_once_accepted, args=(chain.server, 2), daemon=True).start()
@@ -188,7 +201,7 @@ def test_transaction_failures_are_classified(chain: Chain) -> None:
     backend = chain.backend()
     request = backend.create_payment_request(request_input())
     backend.perform(EscrowAction.LOCK, request, 0, None)
-    [lock] = chain.server.accepted
+    lock = list(chain.server.txs.values())[-1].cbor  # as submitted (chunked datum bytes)
     context = chain.access().context(0)
     with pytest.raises(EscrowError) as again:  # its inputs are spent: a retry resolves it
         context.submit_tx(lock)
@@ -300,3 +313,25 @@ def test_deployment_file_round_trip(chain: Chain, tmp_path: Path) -> None:
     assert deployment.params() == chain.params
     with pytest.raises(ValueError, match="cannot read"):
         EscrowDeployment.load(tmp_path / "missing.json")
+
+
+def test_a_token_escrow_settles_through_blockfrost(chain: Chain) -> None:
+    policy, name = ScriptHash(b"\x42" * 28), b"tUSDM"
+    unit = policy.payload.hex() + name.hex()
+    tokens = MultiAsset({policy: Asset({AssetName(name): 50_000_000})})
+    chain.server.fund(chain.buyer.address, Value(2 * ADA, tokens))
+    backend = chain.backend()
+    price = [Amount(unit=unit, amount=10_000_000)]
+    request = backend.create_payment_request(
+        request_input("job-tokens").model_copy(update={"price_lovelace": 0, "amounts": price})
+    )
+    backend.perform(EscrowAction.LOCK, request, 0, None)
+    assert backend.read(request).amounts == price  # read back from Blockfrost's amounts
+    backend.perform(EscrowAction.SUBMIT_RESULT, request, 0, RESULT)
+    chain.server.offset_ms = request.times.unlock_time + 60_000 - int(time.time() * 1000)
+    backend.perform(EscrowAction.WITHDRAW, request, 0, None)
+    assert backend.read(request).state is EscrowState.WITHDRAWN
+    ledger = chain.server.ledger
+    fee = ledger.value_at(FEE.address).multi_asset[policy][AssetName(name)]
+    seller = ledger.value_at(chain.seller.address).multi_asset[policy][AssetName(name)]
+    assert (fee, seller) == (10_000_000 * 50 // 1000, 10_000_000 - 10_000_000 * 50 // 1000)

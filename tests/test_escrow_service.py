@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from durasumi.activities.escrow.errors import (
 )
 from durasumi.activities.escrow.masumi_service import MasumiServiceBackend, parse_agent_identifiers
 from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.api.routes.masumi_webhook import WEBHOOK_PATH
 from durasumi.client import jobs
 from durasumi.client.jobs import job_result
 from durasumi.workers.escrow import EscrowConfigError, escrow_activities
@@ -43,8 +45,15 @@ from durasumi.workflows.escrow_models import (
     PaymentRequestInput,
 )
 from durasumi.workflows.models import JobStatus
-from tests.conftest import ROOT, wait_until
-from tests.masumi_service import MINUTE, SCRIPT_ADDRESS, SELLER_VKEY, MasumiService
+from tests.api_fixtures import Api, serve_api
+from tests.conftest import ROOT, Stack, wait_until
+from tests.masumi_service import (
+    MINUTE,
+    SCRIPT_ADDRESS,
+    SCRIPT_ADDRESS_V2,
+    SELLER_VKEY,
+    MasumiService,
+)
 from tests.test_escrow_saga import PRICE, Paid, actions, env, paid_stack  # noqa: F401  (env: fixture)
 
 AGENT_ID = "0c2912d4088fbc6a0c725dbe5233735821109bd741acfa9f13902302" + "6d61737465"
@@ -466,7 +475,7 @@ def test_missing_masumi_settings_are_named(tmp_path: Path) -> None:
         "masumi_token": SecretStr("t"),
         "masumi_agent_identifier": AGENT_ID,
     }
-    for name in ("masumi_url", "masumi_token", "masumi_agent_identifier"):
+    for name in ("masumi_url", "masumi_token"):
         with pytest.raises(EscrowConfigError, match=f"DURASUMI_{name.upper()} is required"):
             escrow_activities(Settings(**{**full, name: None}))  # type: ignore[arg-type]
     with pytest.raises(EscrowConfigError, match="DURASUMI_MASUMI_URL must be an http"):
@@ -500,3 +509,202 @@ async def test_worker_names_the_missing_setting(
     assert proc.returncode == 2, err.decode()
     [line] = err.decode().strip().splitlines()
     assert line == "error: DURASUMI_MASUMI_URL is required with DURASUMI_ESCROW_BACKEND=masumi"
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+HOOK_TOKEN = "hook-token-0123456789"
+
+
+@dataclass
+class Hooked:
+    """A paid stack whose payment service posts its webhooks to the platform's API."""
+
+    paid: Paid
+    service: MasumiService
+    api: Api
+
+    async def locked_job(self, amount: int | None = None) -> tuple[jobs.StartedJob, str, float]:
+        """Start a paid job (a long poll: only a webhook wakes it early) and lock its funds."""
+        with self.paid.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+            started = await self.paid.start("ok", platform_buyer=False, poll_seconds=3600)
+        await wait_until(lambda: len(self.service.bids()) == 1)
+        [bid] = self.service.bids()
+        for _ in range(100):  # until the saga read NotLocked and sleeps until its next poll
+            history = await started.handle.fetch_history()
+            if any(e.HasField("timer_started_event_attributes") for e in history.events):
+                break
+            await asyncio.sleep(0.05)
+        locked_at = time.monotonic()
+        self.service.lock(bid, amount=amount)
+        return started, bid, locked_at
+
+    async def notices(self, job_id: str) -> list[str]:
+        events = await jobs.job_events(self.paid.client, job_id)
+        return [e.message for e in events if e.message.startswith("payment service:")]
+
+
+@pytest.fixture
+async def hooked(
+    env: WorkflowEnvironment,  # noqa: F811
+    tmp_path: Path,
+) -> AsyncIterator[Hooked]:
+    service = MasumiService(confirm_delay=0.05, price_lovelace=PRICE).start()
+    backend = backend_for(service, confirm_wait=5.0, poll_interval=0.05)
+    paid, workers = await paid_stack(env, tmp_path, backend)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    prefix = paid.queue.removesuffix("-platform")
+    stack = Stack(
+        paid.client, env.client.service_client.config.target_host, tmp_path, paid.queue, prefix
+    )
+    db = f"sqlite:///{tmp_path / 'api.db'}"
+    async for api in serve_api(stack, db, tmp_path, masumi_webhook_token=SecretStr(HOOK_TOKEN)):
+        await asyncio.to_thread(backend.register_webhook, api.url + WEBHOOK_PATH, HOOK_TOKEN)
+        yield Hooked(paid, service, api)
+    await asyncio.gather(*(w.shutdown() for w in workers))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    backend.close()
+    service.stop()
+
+
+def test_the_webhook_is_registered_once(service: MasumiService) -> None:
+    backend = backend_for(service)
+    first = backend.register_webhook("https://platform.example/escrow/masumi/webhook", HOOK_TOKEN)
+    again = backend.register_webhook("https://platform.example/escrow/masumi/webhook", HOOK_TOKEN)
+    assert first and again == first  # the service's 409 finds the registration kept
+    [hook] = service.webhooks
+    assert hook["format"] == "EXTENDED" and hook["authToken"] == HOOK_TOKEN
+    assert hook["Events"] == ["PAYMENT_ON_CHAIN_STATUS_CHANGED", "PAYMENT_ON_ERROR"]
+
+
+async def test_a_webhook_wakes_the_job_before_its_poll(hooked: Hooked) -> None:
+    started, bid, locked_at = await hooked.locked_job()
+    # The saga's first poll comes 5 s after the request; the webhook brings it at once,
+    # and the agent runs and its result is on chain before that poll.
+    await wait_until(lambda: hooked.service.state(bid) == "ResultSubmitted", timeout=30)
+    assert time.monotonic() - locked_at < 4.0
+    assert ("PAYMENT_ON_CHAIN_STATUS_CHANGED", "FundsLocked", 200) in hooked.service.deliveries
+    assert "payment service: PAYMENT_ON_CHAIN_STATUS_CHANGED (FundsLocked)" in (
+        await hooked.notices(started.job_id)
+    )
+    history = await started.handle.fetch_history()
+    assert any(e.HasField("timer_canceled_event_attributes") for e in history.events)
+
+
+async def test_a_webhook_delivered_twice_changes_nothing(hooked: Hooked) -> None:
+    hooked.service.webhook_mode = "twice"
+    started, bid, _ = await hooked.locked_job()
+    await wait_until(lambda: hooked.service.state(bid) == "ResultSubmitted", timeout=30)
+    await wait_until(lambda: len(hooked.service.deliveries) >= 4)  # FundsLocked, Result: x2
+    notices = await hooked.notices(started.job_id)
+    assert notices.count("payment service: PAYMENT_ON_CHAIN_STATUS_CHANGED (FundsLocked)") == 1
+    assert len(hooked.service.posts("/payment/submit-result")) == 1
+
+
+async def test_without_webhooks_polling_still_sees_the_lock(hooked: Hooked) -> None:
+    hooked.service.webhook_mode = "off"
+    started, bid, locked_at = await hooked.locked_job()
+    await wait_until(lambda: hooked.service.state(bid) == "ResultSubmitted", timeout=30)
+    assert time.monotonic() - locked_at > 3.0  # at the saga's first poll, 5 s in
+    assert await hooked.notices(started.job_id) == []
+
+
+async def test_funds_or_datum_invalid_ends_the_job(hooked: Hooked) -> None:
+    started, bid, _ = await hooked.locked_job(amount=PRICE - 1)
+    result = await asyncio.wait_for(job_result(started.handle), timeout=30)
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None and "FundsOrDatumInvalid" in result.error
+    assert "the buyer withdraws them after submitResultTime" in result.error
+    assert hooked.service.state(bid) == "FundsOrDatumInvalid"
+    assert hooked.service.posts("/payment/submit-result") == []
+
+
+async def test_the_webhook_route_checks_its_deliveries(hooked: Hooked) -> None:
+    url = WEBHOOK_PATH
+    delivery = {
+        "event_type": "PAYMENT_ON_CHAIN_STATUS_CHANGED",
+        "data": {"blockchainIdentifier": "x", "onChainState": "FundsLocked", "metadata": None},
+    }
+    async with httpx.AsyncClient(base_url=hooked.api.url) as http:
+        assert (await http.post(url, json=delivery)).status_code == 401
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert (await http.post(url, json=delivery, headers=wrong)).status_code == 401
+        auth = {"Authorization": f"Bearer {HOOK_TOKEN}"}
+        ignored = await http.post(url, json=delivery, headers=auth)
+        assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
+        gone = {
+            **delivery,
+            "data": {**delivery["data"], "metadata": "durasumi job j-1 purchaser ab"},
+        }
+        answer = await http.post(url, json=gone, headers=auth)
+        assert answer.status_code == 200 and "not running" in answer.json()["reason"]
+        other = {**delivery, "event_type": "PURCHASE_ON_ERROR"}
+        assert (await http.post(url, json=other, headers=auth)).json()["status"] == "ignored"
+        assert (await http.post(url, content=b"{", headers=auth)).status_code == 400
+
+
+# -- V2 payment sources ------------------------------------------------------------------
+
+
+@pytest.fixture
+def service_v2() -> Iterator[MasumiService]:
+    s = MasumiService(
+        confirm_delay=0.05, price_lovelace=PRICE, source_type="Web3CardanoV2", advertised_sources=2
+    ).start()
+    yield s
+    s.stop()
+
+
+def test_a_v2_payment_source(service_v2: MasumiService) -> None:
+    service = service_v2
+    backend = backend_for(
+        service, payment_source_type="Web3CardanoV2", source_indexes={"*": 0, "paid-echo": 1}
+    )
+    service.fail("drop_after", "/payment")  # created, then the answer is lost
+    with pytest.raises(EscrowError):
+        backend.create_payment_request(request_input())
+    request = backend.create_payment_request(request_input())  # found again (V2 filter)
+    assert len(service.bids()) == 1 and len(service.posts("/payment")) == 1
+    [post] = service.posts("/payment")
+    assert post.body["paymentSourceType"] == "Web3CardanoV2"
+    assert post.body["supportedPaymentSourceIndex"] == 1
+    assert request.script_address == SCRIPT_ADDRESS_V2
+    service.lock(request.blockchain_identifier)
+    escrow = EscrowActivities(backend)
+    wait = time.monotonic() + 5
+    while escrow.read_state(step(request)).state is not EscrowState.FUNDS_LOCKED:
+        assert time.monotonic() < wait
+        time.sleep(0.02)
+    done = escrow.submit_result(step(request, RESULT))
+    assert done.state is EscrowState.RESULT_SUBMITTED and done.result_hash == RESULT
+
+
+def test_the_contract_family_must_match_the_agents(service_v2: MasumiService) -> None:
+    v1 = backend_for(service_v2)  # a V1 platform, a V2 agent
+    err = failure(EscrowActivities(v1).create_payment_request, request_input())
+    assert err.type == ESCROW_REJECTED and "does not match the agent registry source" in str(err)
+    v2 = backend_for(service_v2, payment_source_type="Web3CardanoV2", source_indexes={"*": 5})
+    err = failure(EscrowActivities(v2).create_payment_request, request_input())
+    assert err.type == ESCROW_REJECTED and "5 is not advertised" in str(err)
+    with pytest.raises(ValueError, match="required for Web3CardanoV2"):
+        backend_for(service_v2, payment_source_type="Web3CardanoV2")
+    with pytest.raises(ValueError, match="forbidden for Web3CardanoV1"):
+        backend_for(service_v2, source_indexes={"*": 0})
+
+
+def test_v2_settings(tmp_path: Path) -> None:
+    base: dict[str, object] = {
+        "home": tmp_path,
+        "escrow_backend": "masumi",
+        "masumi_url": "https://pay.example/api/v1",
+        "masumi_token": SecretStr("t"),
+        "masumi_payment_source_type": "Web3CardanoV2",
+    }
+    with pytest.raises(EscrowConfigError, match="DURASUMI_MASUMI_PAYMENT_SOURCE_INDEX"):
+        escrow_activities(Settings(**base))  # type: ignore[arg-type]
+    with pytest.raises(EscrowConfigError, match="from 0 to 24"):
+        escrow_activities(Settings(**{**base, "masumi_payment_source_index": "echo:99"}))  # type: ignore[arg-type]
+    escrow = escrow_activities(Settings(**{**base, "masumi_payment_source_index": "1, echo:0"}))  # type: ignore[arg-type]
+    assert escrow is not None and isinstance(escrow.backend, MasumiServiceBackend)
+    assert escrow.backend.source_indexes == {"*": 1, "echo": 0}
+    assert escrow.backend.agent_identifiers == {}  # agents' own registry records name theirs

@@ -322,7 +322,8 @@ def test_visibility_literals() -> None:
     assert visibility_literal("Zoë 日本") == "'Zoë 日本'"
     query = jobs_query(buyer="x' OR 1=1 OR 'y'='y", status="running")
     assert query == (
-        "WorkflowType = 'JobWorkflow' AND DurasumiStatus = 'running' "
+        "WorkflowType = 'JobWorkflow' AND ExecutionStatus != 'ContinuedAsNew' "
+        "AND DurasumiStatus = 'running' "
         "AND DurasumiBuyer = 'x\\' OR 1=1 OR \\'y\\'=\\'y'"
     )
     assert visibility_literal("a''b") == "'a\\'\\'b'"

@@ -90,6 +90,8 @@ async def test_usage_is_summed_per_job(stack: Stack, fake: FakeLLM) -> None:
         "gpu_seconds": 0.0,
         "llm_calls": 3,
         "gpu_calls": 0,
+        "hires": 0,
+        "hire_lovelace": 0,
     }
     view = await jobs.job_view(stack.client, started.job_id)
     assert view.usage.input_tokens == 18 and view.usage.output_tokens == 9

@@ -89,4 +89,6 @@ def test_recorded_payloads_read_and_write_unchanged() -> None:
     assert job.terms.unlock_time == 25_200_000
     dumped = job.model_dump(mode="json")
     assert dumped["terms"] == RECORDED_TERMS
-    assert dumped["payment"]["escrow"] == RECORDED_ESCROW
+    # fields added since (a registry identifier, native-asset amounts) read as their defaults
+    added = {"agent_identifier": "", "amounts": []}
+    assert dumped["payment"]["escrow"] == RECORDED_ESCROW | added

@@ -34,6 +34,7 @@ from temporalio.converter import (
     ActivitySerializationContext,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    ExternalStorage,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
@@ -87,9 +88,14 @@ class KeyringCodec(PayloadCodec, WithSerializationContext):
         (b'k1', True)
     """
 
-    def __init__(self, keyring: Keyring, key_id: str | None = None) -> None:
+    def __init__(
+        self, keyring: Keyring, key_id: str | None = None, *, synthetic_over: int | None = None
+    ) -> None:
         self.keyring = keyring
         self.key_id = key_id or keyring.active
+        # Payloads this big or bigger get a synthetic nonce (see Sealer.seal): they go to
+        # the claim-check store, where the same answer read twice is then one object.
+        self.synthetic_over = synthetic_over
         self._sealer = Sealer(keyring)
 
     def with_context(self, context: SerializationContext) -> Self:
@@ -97,7 +103,11 @@ class KeyringCodec(PayloadCodec, WithSerializationContext):
         workflow_id = None
         if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
             workflow_id = context.workflow_id
-        key_id = self.keyring.key_id_for(agent_of(workflow_id))
+        return self.for_agent(agent_of(workflow_id))
+
+    def for_agent(self, agent: str | None) -> Self:
+        """This codec set to the key of ``agent``'s payloads (None: the platform's)."""
+        key_id = self.keyring.key_id_for(agent)
         if key_id == self.key_id:
             return self
         clone = copy.copy(self)  # shares the keyring and the sealer
@@ -120,7 +130,9 @@ class KeyringCodec(PayloadCodec, WithSerializationContext):
         """One payload, encrypted (unchanged if it already is)."""
         if payload.metadata.get("encoding") == ENCODING:
             return payload
-        sealed = self._sealer.seal(self.key_id, payload.SerializeToString())
+        plain = payload.SerializeToString(deterministic=True)
+        synthetic = self.synthetic_over is not None and len(plain) >= self.synthetic_over
+        sealed = self._sealer.seal(self.key_id, plain, synthetic=synthetic)
         return Payload(
             metadata={
                 "encoding": ENCODING,
@@ -140,20 +152,30 @@ class KeyringCodec(PayloadCodec, WithSerializationContext):
         return restored
 
 
-def data_converter(keyring: Keyring | None) -> DataConverter:
+def data_converter(
+    keyring: Keyring | None, storage: ExternalStorage | None = None
+) -> DataConverter:
     """The pydantic data converter, encrypting with ``keyring`` when there is one.
 
     With a keyring, failure messages and stack traces move into an encoded (so encrypted)
-    attribute too: they may quote user input.
+    attribute too: they may quote user input. With ``storage`` (the claim check,
+    workers/claim_check.py), payloads over its threshold go to object storage after they
+    are encrypted, and history holds a reference: what is stored is ciphertext.
 
     Example:
         >>> data_converter(None).payload_codec is None
         True
     """
-    if keyring is None:
+    if keyring is None and storage is None:
         return pydantic_data_converter
+    if keyring is None:
+        return dataclasses.replace(pydantic_data_converter, external_storage=storage)
+    # Sealing adds a nonce, a tag and metadata (under 256 bytes): a plaintext this big is
+    # claim-checked once sealed, so it gets a synthetic nonce; smaller ones keep random ones.
+    synthetic_over = max(0, storage.payload_size_threshold - 256) if storage is not None else None
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=KeyringCodec(keyring),
+        payload_codec=KeyringCodec(keyring, synthetic_over=synthetic_over),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        external_storage=storage,
     )

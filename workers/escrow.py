@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from durasumi._extras import require_platform
+from durasumi.activities.escrow.errors import EscrowError
 from durasumi.activities.escrow.port import EscrowActivities
 from durasumi.workers.settings import Settings
 from durasumi.workflows.escrow_models import EscrowStatus, PaymentRequest
@@ -25,6 +27,8 @@ __all__ = [
     "escrow_activities",
     "pay_as_dev_buyer",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class EscrowConfigError(ValueError):
@@ -89,6 +93,7 @@ def masumi_backend(settings: Settings) -> MasumiServiceBackend:
     from durasumi.activities.escrow.masumi_service import (
         MasumiServiceBackend,
         parse_agent_identifiers,
+        parse_source_indexes,
     )
 
     url = _need(settings, "masumi_url")
@@ -96,16 +101,37 @@ def masumi_backend(settings: Settings) -> MasumiServiceBackend:
         raise EscrowConfigError(f"DURASUMI_MASUMI_URL must be an http(s) URL, not {url!r}")
     token = _need(settings, "masumi_token").get_secret_value()
     try:
-        identifiers = parse_agent_identifiers(_need(settings, "masumi_agent_identifier"))
+        # Optional: an agent's own registry record (agent_identifier) comes first.
+        given = settings.masumi_agent_identifier
+        identifiers = parse_agent_identifiers(given) if given else {}
     except ValueError as err:
         raise EscrowConfigError(f"DURASUMI_MASUMI_AGENT_IDENTIFIER: {err}") from err
-    return MasumiServiceBackend(
-        url,
-        token,
-        identifiers,
-        network="Mainnet" if settings.cardano_network == "mainnet" else "Preprod",
-        dynamic_pricing=settings.masumi_dynamic_pricing,
-    )
+    try:
+        indexes = parse_source_indexes(settings.masumi_payment_source_index or "")
+    except ValueError as err:
+        raise EscrowConfigError(f"DURASUMI_MASUMI_PAYMENT_SOURCE_INDEX: {err}") from err
+    try:
+        backend = MasumiServiceBackend(
+            url,
+            token,
+            identifiers,
+            network="Mainnet" if settings.cardano_network == "mainnet" else "Preprod",
+            dynamic_pricing=settings.masumi_dynamic_pricing,
+            payment_source_type=settings.masumi_payment_source_type,
+            source_indexes=indexes,
+        )
+    except ValueError as err:
+        raise EscrowConfigError(
+            f"DURASUMI_MASUMI_PAYMENT_SOURCE_INDEX: {err} (DURASUMI_MASUMI_PAYMENT_SOURCE_TYPE="
+            f"{settings.masumi_payment_source_type})"
+        ) from err
+    hook, secret = settings.masumi_webhook_url, settings.masumi_webhook_token
+    if hook and secret:  # without it, or while the service is away, polling alone serves
+        try:
+            backend.register_webhook(hook, secret.get_secret_value())
+        except EscrowError as err:
+            log.warning("Masumi webhook %s not registered (polling only): %s", hook, err)
+    return backend
 
 
 def _need(settings: Settings, name: str) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "CIPHER",
@@ -56,6 +60,11 @@ class CodecError(ValueError):
 def _aad(key_id: str) -> bytes:
     # Binds the key id into the tag: relabelling a payload with another id fails to decrypt.
     return b"durasumi-payload-v1:" + key_id.encode()
+
+
+def _nonce_key(key: bytes) -> bytes:
+    # A key of its own for synthetic nonces, never the AES key itself.
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"durasumi-synthetic-nonce-v1").derive(key)
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -230,10 +239,19 @@ class Sealer:
 
     def __init__(self, keyring: Keyring) -> None:
         self._ciphers = {k: AESGCM(v) for k, v in keyring.keys.items()}
+        self._nonce_keys = {k: _nonce_key(v) for k, v in keyring.keys.items()}
 
-    def seal(self, key_id: str, plain: bytes) -> bytes:
-        """A fresh nonce + the ciphertext of ``plain`` under ``key_id``."""
-        nonce = os.urandom(_NONCE)
+    def seal(self, key_id: str, plain: bytes, *, synthetic: bool = False) -> bytes:
+        """A fresh nonce + the ciphertext of ``plain`` under ``key_id``.
+
+        With ``synthetic`` the nonce is an HMAC of the plaintext (a synthetic IV): the same
+        plaintext seals to the same bytes, so a content-addressed store keeps one copy of a
+        big payload written many times; equal plaintexts are then visible as equal.
+        """
+        if synthetic:
+            nonce = hmac.new(self._nonce_keys[key_id], plain, hashlib.sha256).digest()[:_NONCE]
+        else:
+            nonce = os.urandom(_NONCE)
         return nonce + self._ciphers[key_id].encrypt(nonce, plain, _aad(key_id))
 
     def open(self, key_id: str, sealed: bytes) -> bytes:

@@ -10,20 +10,22 @@ theirs through the same plugin (workers/run.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from temporalio.client import Client, ClientConfig
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultPayloadConverter, ExternalStorage
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import WorkerConfig
+from temporalio.worker import WorkerConfig, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from durasumi.activities.gpu import GpuActivities, RaySettings
 from durasumi.activities.llm import LlmActivities, LlmSettings
 from durasumi.workers.codec import Keyring, data_converter
+from durasumi.workers.job_context import JobContextInterceptor
 
 __all__ = ["DurasumiPlugin", "workflow_runner"]
 
@@ -43,6 +45,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     """
     restrictions = SandboxRestrictions.default.with_passthrough_modules("durasumi")
     return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def _with_durasumi(existing: WorkflowRunner | None) -> WorkflowRunner:
+    """The sandbox another plugin set (an agent framework's), with durasumi passed through."""
+    if isinstance(existing, SandboxedWorkflowRunner):
+        restrictions = existing.restrictions.with_passthrough_modules("durasumi")
+        return dataclasses.replace(existing, restrictions=restrictions)
+    return existing if existing is not None else workflow_runner()
 
 
 class DurasumiPlugin(SimplePlugin):
@@ -65,6 +75,9 @@ class DurasumiPlugin(SimplePlugin):
             starts a local Ray on the first GPU call.
         agents: ``False`` for the platform's own worker: no SDK activities, and workflow
             failures keep Temporal's default (the task retries until a fixed deploy).
+        storage: The claim check (``workers.claim_check.payload_storage(settings)``):
+            payloads over its threshold go to object storage. With neither ``keyring`` nor
+            ``storage`` the client's own converter (codec and claim check) is kept.
 
     Example:
         >>> plugin = DurasumiPlugin()
@@ -90,8 +103,10 @@ class DurasumiPlugin(SimplePlugin):
         llm: LlmSettings | LlmActivities | None = None,
         ray: RaySettings | GpuActivities | None = None,
         agents: bool = True,
+        storage: ExternalStorage | None = None,
     ) -> None:
-        self._keyed = data_converter(keyring) if keyring is not None else None
+        keyed = keyring is not None or storage is not None
+        self._keyed = data_converter(keyring, storage) if keyed else None
         self._owned: list[LlmActivities | GpuActivities] = []
         self._running = 0  # workers of this plugin running now: the last one closes
         activities: list[Callable[..., Any]] = []
@@ -103,7 +118,8 @@ class DurasumiPlugin(SimplePlugin):
             PLUGIN_NAME,
             data_converter=self._converter_for,
             activities=activities,
-            workflow_runner=workflow_runner(),
+            workflow_runner=_with_durasumi,
+            interceptors=[JobContextInterceptor()],
             workflow_failure_exception_types=[Exception] if agents else None,
             run_context=self._run_context if agents else None,
         )
@@ -137,10 +153,21 @@ class DurasumiPlugin(SimplePlugin):
         it already carries pydantic payloads (it may hold the platform's codec), else the
         plain pydantic converter.
         """
+        # Another plugin's own payload converter (the OpenAI Agents SDK's) is kept: its
+        # models need it. Durasumi's codec still seals what it produces.
+        foreign = (
+            existing is not None
+            and existing.payload_converter_class is not DefaultPayloadConverter
+            and not issubclass(existing.payload_converter_class, PydanticPayloadConverter)
+        )
         if self._keyed is not None:
+            if foreign and existing is not None:
+                return dataclasses.replace(
+                    self._keyed, payload_converter_class=existing.payload_converter_class
+                )
             return self._keyed
-        if existing is not None and issubclass(
-            existing.payload_converter_class, PydanticPayloadConverter
+        if existing is not None and (
+            foreign or issubclass(existing.payload_converter_class, PydanticPayloadConverter)
         ):
             return existing
         return data_converter(None)

@@ -76,10 +76,20 @@ async def serve(
         await ensure_reconciler_schedule(client, settings)
     drain = timedelta(seconds=settings.worker_drain_seconds)
     workers: list[Worker] = []
+    remote = None
     if platform:
+        from durasumi.workers.remote import hire_activities, remote_activities, remote_settings
+
+        remote = remote_activities(settings.db_url, remote_settings(settings))
         workers.append(
             platform_worker(
-                client, settings.platform_task_queue, escrow=escrow, drain=drain, version=version
+                client,
+                settings.platform_task_queue,
+                escrow=escrow,
+                drain=drain,
+                version=version,
+                remote=remote,
+                hire=hire_activities(settings.db_url),
             )
         )
     llm = LlmActivities(settings.llm_settings())
@@ -107,5 +117,7 @@ async def serve(
         await run_until_stopped(workers, also=server)
     finally:
         await llm.close()
+        if remote is not None:
+            await remote.close()
         await asyncio.to_thread(gpu.close)
         telemetry.shutdown()

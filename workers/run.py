@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -10,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import Client
+from temporalio.client import Client, ClientConfig
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.converter import DefaultPayloadConverter
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from durasumi.activities.agent_watch import AgentWatchActivities
 from durasumi.activities.gpu import GpuActivities
 from durasumi.activities.llm import LlmActivities
 from durasumi.activities.reconcile import ReconcileActivities
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from uvicorn import Server
 
     from durasumi.activities.escrow.port import EscrowActivities
+    from durasumi.activities.hire import HireActivities
+    from durasumi.activities.remote import RemoteActivities
 
 __all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
 
@@ -55,8 +60,14 @@ def platform_worker(
     escrow: EscrowActivities | None = None,
     drain: timedelta = GRACEFUL_SHUTDOWN,
     version: WorkerDeploymentVersion | None = None,
+    remote: RemoteActivities | None = None,
+    hire: HireActivities | None = None,
 ) -> Worker:
     """The platform's worker: JobWorkflow and, given ``escrow``, the escrow activities.
+
+    Given ``remote``, it also runs remote MIP-003 agents (workflows/remote.py): the
+    dynamic workflow that drives every agent registered on the platform's queue. Given
+    ``hire``, it serves the platform side of ``AgentWorkflow.hire()``.
 
     With ``escrow`` it also runs the escrow reconciler (workflows/reconcile.py): the
     workflow a Schedule starts to find paid jobs that Temporal closed before they settled,
@@ -73,10 +84,18 @@ def platform_worker(
     replay-compatible across its own releases instead (``workflow.patched``).
     """
     workflows: list[type] = [JobWorkflow]
-    activities: list[Callable[..., Any]] = []
+    # A continued job looks at its agent with this now and then (workflows/continuation.py).
+    activities: list[Callable[..., Any]] = [AgentWatchActivities(client).agent_outcome]
     if escrow is not None:
         workflows += [EscrowReconciler, SettleOrphanedEscrow]
         activities += [*escrow.all(), ReconcileActivities(client).find_orphaned_escrows]
+    if remote is not None:
+        from durasumi.workflows.remote import RemoteAgentWorkflow
+
+        workflows.append(RemoteAgentWorkflow)
+        activities += remote.all()
+    if hire is not None:  # the platform side of AgentWorkflow.hire()
+        activities += hire.all()
     return Worker(
         client,
         task_queue=task_queue,
@@ -113,6 +132,9 @@ def agent_worker(
     without ``gpu`` a local Ray starts on the first GPU call. Share one ``llm``/``gpu``
     between the workers of a process (one HTTP pool, one Ray).
 
+    Plugins the agents declare (``AgentWorkflow.plugins``: pydantic-ai's, the OpenAI
+    Agents SDK's) are applied to a copy of the client and to the worker, before durasumi's.
+
     On a versioned worker (``version``) the agents are PINNED: a job runs to its end on
     the version it started on, so a vendor's next version may reorder steps freely.
     ``drain`` is how long in-flight activities get to finish on shutdown.
@@ -120,6 +142,18 @@ def agent_worker(
     activities: list[Callable[..., Any]] = list(
         dict.fromkeys(a for agent in agents for a in agent.activities)
     )
+    extra = list(dict.fromkeys(p for agent in agents for p in agent.plugins))
+    if extra:  # an agent framework's plugins: on the client too (its payload converter)
+        config: ClientConfig = client.config(active_config=True)
+        # The framework picks the payload converter (the OpenAI Agents SDK insists on its
+        # own); durasumi's codec and failure converter stay.
+        config["data_converter"] = dataclasses.replace(
+            client.data_converter, payload_converter_class=DefaultPayloadConverter
+        )
+        for plugin in extra:
+            config = plugin.configure_client(config)
+        config["plugins"] = []  # applied above
+        client = Client(**config)
     return Worker(
         client,
         task_queue=task_queue,
@@ -128,7 +162,7 @@ def agent_worker(
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         graceful_shutdown_timeout=drain,
         deployment_config=versioning(version, VersioningBehavior.PINNED),
-        plugins=[DurasumiPlugin(llm=llm, ray=gpu)],
+        plugins=[*extra, DurasumiPlugin(llm=llm, ray=gpu)],
     )
 
 

@@ -123,12 +123,29 @@ class Settings(BaseSettings):
         description="Seconds the API waits for the platform worker to answer a read or take "
         "an answer before answering 503 (read) or 504 (answer, which may still apply).",
     )
+    remote_poll_max_seconds: float = Field(
+        10.0, gt=0, le=3600, description="Remote agents: longest wait between /status reads."
+    )
+    remote_unreachable_seconds: float = Field(
+        600.0, gt=0, description="Remote agents: unreachable this long fails the job (refund)."
+    )
+    remote_job_timeout_minutes: int = Field(
+        24 * 60, ge=1, description="Remote agents: deadline of a job without an escrow deadline."
+    )
 
     @field_validator("platform_task_queue", "agent_queue_prefix")
     @classmethod
     def _non_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("result_hash_rules")
+    @classmethod
+    def _result_hash_rules(cls, value: str) -> str:
+        from durasumi.workflows.ids import parse_result_hash_rules
+
+        parse_result_hash_rules(value)
         return value
 
     @field_validator("worker_deployment")
@@ -240,6 +257,35 @@ class Settings(BaseSettings):
     masumi_dynamic_pricing: bool = Field(
         False, description="Send the job's price (agents registered with dynamic pricing)."
     )
+    masumi_payment_source_type: Literal["Web3CardanoV1", "Web3CardanoV2"] = Field(
+        "Web3CardanoV1",
+        description="The payment service's contract family for this platform's agents "
+        "(Web3CardanoV2 needs masumi_payment_source_index).",
+    )
+    masumi_payment_source_index: str | None = Field(
+        None,
+        description="Web3CardanoV2: which of the agent's advertised payment sources "
+        "(supported_payment_sources, 0-24) its jobs use: N, or agent:N,... ('*': the rest).",
+    )
+    masumi_webhook_url: str | None = Field(
+        None,
+        description="The public URL of this platform's /escrow/masumi/webhook: the masumi "
+        "backend registers it with the payment service, whose status changes then reach "
+        "jobs at once (polling stays the fallback).",
+    )
+    masumi_webhook_token: SecretStr | None = Field(
+        None,
+        min_length=10,
+        max_length=200,
+        description="The webhook's bearer token (10-200 characters), shared with the payment "
+        "service at registration; the API accepts deliveries only with it.",
+    )
+    result_hash_rules: str = Field(
+        "escaped",
+        description="MIP-004 result hash: escaped (the output JSON-escaped, as the masumi "
+        "package and the payment service hash it), raw (MIP-004 main) or chained (the open "
+        "MIP-004 revision: every input hash first); one rule, or agent:rule,... ('*': the rest).",
+    )
     metrics_port: int | None = Field(
         None,
         ge=1,
@@ -279,6 +325,43 @@ class Settings(BaseSettings):
     codec_ui_origins: str | None = Field(
         None, description="Web UI origins allowed to call /codec, comma-separated; default: dev UI."
     )
+
+    payload_store: Literal["folder", "s3", "off"] = Field(
+        "folder",
+        description="Where payloads over the threshold and files go: a folder (dev), an "
+        "S3-compatible bucket (production), or off (big payloads fail).",
+    )
+    payload_store_threshold: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=1_500_000,
+        description="Payloads this many bytes or more go to the payload store (claim check).",
+    )
+    payload_store_folder: Path | None = Field(
+        None, description="The folder store's folder; default HOME/objects."
+    )
+    s3_bucket: str | None = Field(None, description="The S3 store's bucket (it must exist).")
+    s3_prefix: str = Field("", description="Prefix of every object key in the bucket.")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, Ceph, R2); default: AWS."
+    )
+    s3_region: str | None = Field(None, description="The bucket's region.")
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key id; default: boto3's credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    max_file_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Larger file uploads get 413."
+    )
+    file_link_seconds: int = Field(
+        900, ge=10, le=7 * 24 * 3600, description="How long a signed file download URL works."
+    )
+
+    @model_validator(mode="after")
+    def _payload_store_usable(self) -> Settings:
+        if self.payload_store == "s3" and not self.s3_bucket:
+            raise ValueError("payload_store is s3 but no s3_bucket is set")
+        return self
 
     def escrow_window_minutes(self) -> EscrowWindows:
         """The escrow windows of paid jobs (``escrow_windows``, else Masumi's defaults).

@@ -18,13 +18,15 @@ from typing import Any, ClassVar, TypeVar, overload
 from pydantic import BaseModel, JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from durasumi.workflows import job  # the two workflows signal each other; attributes resolve late
 from durasumi.workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
 from durasumi.workflows.forms import Form
 from durasumi.workflows.models import (
     AgentEvent,
+    AgentEventBatch,
+    AgentOutcome,
     AgentRunInput,
     EventKind,
     FormRequest,
@@ -46,6 +48,10 @@ __all__ = ["AgentWorkflow", "FormExpired", "StepOptions"]
 
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
+
+# Patch id (workflow.patched): agents started before it signal each event on its own.
+BATCHED_EVENTS = "agent-events-batched"
+EVENT_BATCH = 500  # events per signal: well inside a payload's 2 MB for ordinary events
 
 
 @dataclass(frozen=True)
@@ -210,12 +216,25 @@ class AgentWorkflow:
     step_options: ClassVar[StepOptions] = StepOptions()
     llm_options: ClassVar[StepOptions] = LLM_OPTIONS
     gpu_options: ClassVar[StepOptions] = GPU_OPTIONS
+    hire_budget_lovelace: ClassVar[int | None] = None
+    """The most one job may spend on the agents it hires (``None``: no cap)."""
+    plugins: ClassVar[Sequence[Any]] = ()
+    """Temporal plugins the agent's worker needs besides durasumi's (an agent framework's).
+
+    ``durasumi worker`` applies them to the worker's client and the worker.
+    """
 
     def __init__(self) -> None:
+        self._job: AgentRunInput | None = None  # set before run by the plugin's interceptor
+        self._hires = 0
+        self._hire_spent = 0
         self._agent_seq = 0
         self._form_count = 0
         self._pending: FormRequest | None = None
         self._answers: dict[str, dict[str, JsonValue]] = {}
+        self._batching: bool | None = None  # decided at the first report (patched)
+        self._outbox: list[AgentEvent] = []
+        self._sender: asyncio.Task[None] | None = None
 
     # -- SDK primitives ---------------------------------------------------------------
 
@@ -510,6 +529,58 @@ class AgentWorkflow:
         """The form the agent is waiting on, if any."""
         return self._pending
 
+    async def hire(
+        self,
+        agent: str,
+        input_data: dict[str, JsonValue],
+        *,
+        budget: int | None = None,
+        timeout: timedelta = timedelta(hours=1),
+        on_form: Callable[[Form], Any] | None = None,
+    ) -> JsonValue:
+        """Hire another agent (native or remote): run a sub-job with this job as its buyer.
+
+        The sub-agent's forms go to ``on_form`` (return the answer, or None to relay the
+        form to this job's buyer); its price and tokens are metered into this job's usage;
+        cancelling this job cancels the sub-job. See ``workflows/hire.py``.
+
+        Args:
+            agent: The agent's name on the platform.
+            input_data: Its start input.
+            budget: The most this hire may cost (lovelace); ``hire_budget_lovelace`` caps
+                all hires of the job.
+            timeout: How long the sub-job may take; it is cancelled after.
+            on_form: Answers the sub-agent's forms (sync or async).
+
+        Raises:
+            ApplicationError: ``HireOverBudget`` (nothing started), ``HireFailed``,
+                ``HireTimeout``, ``HireUnknownAgent`` or ``InvalidInput``.
+
+        Example:
+            >>> plan = await self.hire(  # doctest: +SKIP
+            ...     "trip-planner", {"destination": "Lima"}, budget=5_000_000,
+            ...     on_form=lambda form: {"level": "comfort"} if form.id == "budget" else None,
+            ... )
+        """
+        from durasumi.workflows.hire import hire
+
+        return await hire(self, agent, input_data, budget=budget, timeout=timeout, on_form=on_form)
+
+    async def meter(
+        self, label: str, *, input_tokens: int = 0, output_tokens: int = 0, llm_calls: int = 0
+    ) -> None:
+        """Add tokens used outside ``llm()`` (an agent framework's run) to the job's usage.
+
+        Example:
+            >>> run = await pydantic_ai_agent.run("Pack for Oslo")  # doctest: +SKIP
+            >>> u = run.usage  # doctest: +SKIP
+            >>> await self.meter("pydantic-ai", input_tokens=u.input_tokens,  # doctest: +SKIP
+            ...                  output_tokens=u.output_tokens, llm_calls=u.requests)
+        """
+        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, llm_calls=llm_calls)
+        message = f"{label}: {input_tokens} tokens in, {output_tokens} out"
+        await self._report(EventKind.USAGE, message, usage.model_dump())
+
     # -- plumbing ---------------------------------------------------------------------
 
     async def _report(
@@ -528,5 +599,48 @@ class AgentWorkflow:
         if parent is None:
             workflow.logger.info("agent event (no job): %s %s", kind, message)
             return
+        if self._batching is None:  # agents started before batching signal every event
+            self._batching = workflow.patched(BATCHED_EVENTS)
+        if not self._batching:
+            handle = workflow.get_external_workflow_handle_for(
+                job.JobWorkflow.run, parent.workflow_id
+            )
+            await handle.signal(job.JobWorkflow.agent_event, event)
+            return
+        # Events queue up and go in as few signals as the agent's pace allows: a loop of
+        # emits between two awaits is one signal (Temporal allows 10,000 per job run, and
+        # each costs history events on both sides). Forms wait until the job has them.
+        self._outbox.append(event)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_outbox(parent.workflow_id))
+        if kind is not EventKind.PROGRESS and kind is not EventKind.USAGE:
+            await self._reported()
+
+    async def _send_outbox(self, job_id: str) -> None:
+        handle = workflow.get_external_workflow_handle_for(job.JobWorkflow.run, job_id)
+        while self._outbox:
+            batch = self._outbox[:EVENT_BATCH]
+            del self._outbox[: len(batch)]
+            await handle.signal(job.JobWorkflow.agent_events, AgentEventBatch(events=batch))
+
+    async def _reported(self) -> None:
+        """Wait until every event reported so far reached the job."""
+        await workflow.wait_condition(
+            lambda: not self._outbox and (self._sender is None or self._sender.done())
+        )
+
+    async def _finished(self, outcome: AgentOutcome) -> None:
+        """Deliver the last events, then tell the job how the run ended (workers/job_context).
+
+        A job that continued as new is no longer this workflow's parent and learns the end
+        only this way; the first run also sees it as its child's result.
+        """
+        parent = workflow.info().parent
+        if parent is None or not self._batching:
+            return
+        await self._reported()
         handle = workflow.get_external_workflow_handle_for(job.JobWorkflow.run, parent.workflow_id)
-        await handle.signal(job.JobWorkflow.agent_event, event)
+        try:
+            await handle.signal(job.JobWorkflow.agent_finished, outcome)
+        except FailureError as err:  # the job closed already (it was cancelled, say)
+            workflow.logger.info("job %s not told the agent ended: %s", parent.workflow_id, err)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from durasumi.workflows.terms import EscrowTimes, EscrowWindows
 
 __all__ = [
+    "LOVELACE",
+    "Amount",
     "EscrowAction",
     "EscrowState",
     "EscrowStatus",
@@ -28,7 +30,78 @@ __all__ = [
     "PaymentRequest",
     "PaymentRequestInput",
     "WaitForFunds",
+    "split_price",
+    "tokens_of",
 ]
+
+
+LOVELACE = ""  # the unit of ADA amounts, as Masumi writes it (Blockfrost says "lovelace")
+# a native asset: policy id (28 bytes) + asset name (0-32 bytes), hex
+_ASSET_UNIT = r"^([0-9a-f]{56}([0-9a-f]{2}){0,32})?$"
+
+
+class Amount(BaseModel):
+    """An amount of one unit: lovelace (unit "") or a native asset (policy id + name, hex)."""
+
+    unit: str = Field(
+        LOVELACE,
+        pattern=_ASSET_UNIT,
+        description='"" (or "lovelace") for ADA in lovelace, else policy id + asset name (hex).',
+    )
+    amount: int = Field(gt=0, le=2**63 - 1)
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _lovelace(cls, unit: object) -> object:
+        if isinstance(unit, str):
+            unit = unit.lower()
+            return LOVELACE if unit == "lovelace" else unit
+        return unit
+
+    @property
+    def policy_id(self) -> str:
+        """The native asset's policy id (hex); "" for lovelace."""
+        return self.unit[:56]
+
+    @property
+    def asset_name(self) -> str:
+        """The native asset's name (hex); "" for lovelace."""
+        return self.unit[56:]
+
+    def label(self) -> str:
+        """For people: "1.500000 ada", or the amount with the asset's name (or unit)."""
+        if self.unit == LOVELACE:
+            return f"{self.amount / 1_000_000:.6f} ada"
+        raw = bytes.fromhex(self.asset_name)
+        if len(raw) > 4 and raw[0] >> 4 == 0 and raw[3] & 0x0F == 0:
+            raw = raw[4:]  # a CIP-67 label (USDM: 333, a fungible token) before the name
+        name = raw.decode("ascii", errors="replace")
+        shown = name if name and name.isascii() and name.isprintable() else self.unit
+        return f"{self.amount} {shown} ({self.policy_id[:8]}...)"
+
+
+def tokens_of(amounts: list[Amount]) -> list[Amount]:
+    """The native-asset amounts of a price, one per unit (lovelace left out)."""
+    summed: dict[str, int] = {}
+    for a in amounts:
+        if a.unit != LOVELACE:
+            summed[a.unit] = summed.get(a.unit, 0) + a.amount
+    return [Amount(unit=u, amount=n) for u, n in sorted(summed.items())]
+
+
+def split_price(
+    price_lovelace: int, price_amounts: list[dict[str, object]] | list[Amount] | None
+) -> tuple[int, list[Amount]]:
+    """(lovelace, native-asset amounts) of a registry price.
+
+    ``price_amounts`` None: the price is ``price_lovelace`` alone; otherwise it is the whole
+    price, its lovelace the sum of its "" (lovelace) amounts.
+    """
+    if price_amounts is None:
+        return price_lovelace, []
+    amounts = [a if isinstance(a, Amount) else Amount.model_validate(a) for a in price_amounts]
+    lovelace = sum(a.amount for a in amounts if a.unit == LOVELACE)
+    return lovelace, tokens_of(amounts)
 
 
 class EscrowState(StrEnum):
@@ -74,8 +147,20 @@ class EscrowTerms(EscrowWindows):
     ``workflows/terms.py``).
     """
 
-    price_lovelace: int = Field(gt=0)
+    price_lovelace: int = Field(
+        ge=0,
+        description="Lovelace locked; with native-asset amounts at least the output's minimum "
+        "ADA is locked (0: that minimum).",
+    )
+    amounts: list[Amount] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Native assets locked besides price_lovelace (units other than lovelace).",
+    )
     collateral_return_lovelace: int = Field(0, ge=0)
+    agent_identifier: str = Field(
+        "", description="The agent's Masumi registry identifier (policy id + asset name, hex)."
+    )
     platform_buyer: bool = Field(
         False, description="The platform holds the buyer's wallet and performs the buyer's steps."
     )
@@ -88,6 +173,14 @@ class EscrowTerms(EscrowWindows):
         "unlockTime) or the buyer's refund; None: poll_seconds. Hours of watching at 30 s "
         "would write thousands of events into the job's history.",
     )
+
+    @model_validator(mode="after")
+    def _priced(self) -> EscrowTerms:
+        if self.price_lovelace <= 0 and not self.amounts:
+            raise ValueError("a paid job needs a price: price_lovelace > 0 or amounts")
+        if any(a.unit == LOVELACE for a in self.amounts):
+            raise ValueError("lovelace belongs in price_lovelace, not in amounts")
+        return self
 
     @property
     def watch_interval(self) -> int:
@@ -105,6 +198,8 @@ class PaymentRequestInput(BaseModel):
     price_lovelace: int
     collateral_return_lovelace: int = 0
     times: EscrowTimes
+    agent_identifier: str = ""
+    amounts: list[Amount] = Field(default_factory=list)
 
 
 class PaymentRequest(BaseModel):
@@ -119,6 +214,10 @@ class PaymentRequest(BaseModel):
     seller_vkey: str = ""
     seller_address: str = ""
     script_address: str = ""
+    agent_identifier: str = ""
+    amounts: list[Amount] = Field(
+        default_factory=list, description="Native assets to lock besides price_lovelace."
+    )
 
 
 class EscrowStep(BaseModel):
@@ -150,6 +249,9 @@ class EscrowStatus(BaseModel):
     state: EscrowState
     result_hash: str = ""
     amount_lovelace: int = 0
+    amounts: list[Amount] = Field(
+        default_factory=list, description="Native assets the escrow holds besides its lovelace."
+    )
     transactions: list[EscrowTx] = Field(default_factory=list)
     confirmations: int = 0
     already_done: bool = False
@@ -165,7 +267,7 @@ class EscrowView(BaseModel):
     """The escrow as a job's status shows it, with what a buyer needs to pay it.
 
     The seller fields come from the payment request (MIP-003 start_job answers
-    ``sellerVKey``); a buyer locks ``price_lovelace`` (plus nothing else) at
+    ``sellerVKey``); a buyer locks ``price_lovelace`` and ``amounts`` (nothing else) at
     ``script_address`` with a datum naming ``seller_address`` and the request's times.
     """
 
@@ -179,6 +281,15 @@ class EscrowView(BaseModel):
     seller_vkey: str = ""
     seller_address: str = ""
     script_address: str = ""
+    agent_identifier: str = ""
+    amounts: list[Amount] = Field(
+        default_factory=list, description="Native assets to lock besides price_lovelace."
+    )
+
+    def price(self) -> list[Amount]:
+        """Everything the buyer locks, lovelace first (with tokens: at least the minimum ADA)."""
+        ada = [Amount(amount=self.price_lovelace)] if self.price_lovelace else []
+        return ada + self.amounts
 
 
 class OrphanQuery(BaseModel):

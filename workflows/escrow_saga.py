@@ -34,6 +34,7 @@ from durasumi.workflows.escrow_models import (
     PaymentRequestInput,
     WaitForFunds,
 )
+from durasumi.workflows.escrow_notice import EscrowNotice
 from durasumi.workflows.models import JobInput, JobStatus
 from durasumi.workflows.payment_step import PaymentHooks, Secured, Settled
 
@@ -55,6 +56,9 @@ STEP_TIMEOUT = timedelta(minutes=2)
 # dies meanwhile is noticed after this long, not after STEP_TIMEOUT, and the retry finds
 # the transaction on chain instead of sending another.
 STEP_HEARTBEAT = timedelta(seconds=20)
+# Sleeps between chain reads end early on a payment service's notice (webhook); histories
+# written before that slept on plain timers.
+CHAIN_NOTICES = "escrow-chain-notices"
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -78,6 +82,8 @@ class EscrowPayment:
         self.hooks = hooks
         self.request: PaymentRequest | None = None
         self.status: EscrowStatus | None = None
+        self._nudged = False  # a notice came: read the chain now, not at the next poll
+        self._last_notice: tuple[str, str | None, str | None, str | None] | None = None
 
     @property
     def escrow(self) -> EscrowView | None:
@@ -89,6 +95,7 @@ class EscrowPayment:
             blockchain_identifier=request.blockchain_identifier,
             state=status.state if status else EscrowState.NOT_LOCKED,
             price_lovelace=request.price_lovelace,
+            amounts=request.amounts,
             times=request.times,
             result_hash=status.result_hash if status else "",
             transactions=status.transactions if status else [],
@@ -96,7 +103,28 @@ class EscrowPayment:
             seller_vkey=request.seller_vkey,
             seller_address=request.seller_address,
             script_address=request.script_address,
+            agent_identifier=request.agent_identifier,
         )
+
+    def chain_notice(self, notice: EscrowNotice) -> bool:
+        """A payment service's webhook: read the escrow now (see workflows/escrow_notice.py).
+
+        Returns False for a notice about another escrow, before the request exists, or a
+        repeat of the last one (a redelivery), which change nothing.
+        """
+        request = self.request
+        if request is None or notice.blockchain_identifier != request.blockchain_identifier:
+            return False
+        if notice.key == self._last_notice:
+            return False
+        self._last_notice = notice.key
+        self._nudged = True
+        what = notice.on_chain_state or notice.next_action or "changed"
+        self._event(
+            f"payment service: {notice.event} ({what})",
+            {"on_chain_state": notice.on_chain_state, "error": notice.error},
+        )
+        return True
 
     # -- secure ------------------------------------------------------------------------
 
@@ -135,8 +163,10 @@ class EscrowPayment:
                     identifier_from_purchaser=job.identifier_from_purchaser,
                     input_hash=job.input_hash,
                     price_lovelace=self.terms.price_lovelace,
+                    amounts=self.terms.amounts,
                     collateral_return_lovelace=self.terms.collateral_return_lovelace,
                     times=times,
+                    agent_identifier=self.terms.agent_identifier,
                 ),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
@@ -148,6 +178,7 @@ class EscrowPayment:
             {
                 "blockchain_identifier": request.blockchain_identifier,
                 "price_lovelace": request.price_lovelace,
+                "amounts": [a.model_dump() for a in request.amounts],
                 "seller_vkey": request.seller_vkey,
                 "script_address": request.script_address,
                 "pay_by_time": t.pay_by_time,
@@ -175,6 +206,12 @@ class EscrowPayment:
             self._seen(status)
             if status.state is EscrowState.FUNDS_LOCKED and status.confirmations >= 1:
                 return True, f"funds locked in {status.tx_of(EscrowAction.LOCK)}"
+            if status.state is EscrowState.FUNDS_OR_DATUM_INVALID:
+                return False, (
+                    "the locked funds do not match the payment request (FundsOrDatumInvalid): "
+                    "the agent does not run, and no result is ever submitted, so the buyer "
+                    "withdraws them after submitResultTime"
+                )
             if status.state is not EscrowState.NOT_LOCKED:
                 return False, f"escrow is {status.state.value}: {status.detail or 'not payable'}"
             if self._cancelled():
@@ -326,11 +363,16 @@ class EscrowPayment:
     async def _sleep(self, duration: timedelta, *, wake_on_cancel: bool = False) -> None:
         if duration <= timedelta(0):
             return
-        if wake_on_cancel:
+        if wake_on_cancel or workflow.patched(CHAIN_NOTICES):
+
+            def woken() -> bool:
+                return self._nudged or (wake_on_cancel and self._cancelled())
+
             try:
-                await workflow.wait_condition(self._cancelled, timeout=duration)
+                await workflow.wait_condition(woken, timeout=duration)
             except TimeoutError:
                 pass
+            self._nudged = False
         else:
             await workflow.sleep(duration)
 

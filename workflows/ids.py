@@ -2,6 +2,17 @@
 
 A job's workflow id is a function of (agent, identifier_from_purchaser, input), so starting
 the same job twice finds the first one instead of running a second.
+
+MIP-004 hashes, and which buyers compute which (docs/escrow.md, "Hashes"):
+
+- input hash: sha256 of ``identifier;`` + the RFC 8785 (JCS) text of the input, as the MIP's
+  text requires and JS buyers (Sokosumi) compute it (``workflows/jcs.py``);
+- result hash, rule ``escaped`` (the default): sha256 of ``identifier;`` + the output
+  JSON-escaped without its quotes, what the masumi PyPI package (``create_masumi_output_hash``)
+  and the payment service's helper compute; rule ``raw``: the output as is (MIP-004 main);
+  rule ``chained`` (the open MIP-004 revision): every input hash of the job in order (the
+  start_job one, then each provide_input one), then the identifier, then the raw output,
+  joined with ``;``.
 """
 
 from __future__ import annotations
@@ -9,13 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
+from durasumi.workflows.jcs import canonicalize
+
 __all__ = [
+    "ResultHashRule",
     "canonical_json",
     "child_workflow_id",
+    "dev_agent_identifier",
     "input_hash",
     "job_id_for",
+    "parse_result_hash_rules",
     "result_hash",
     "result_text",
     "validate_agent_name",
@@ -24,9 +42,22 @@ __all__ = [
 _AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
+class ResultHashRule(StrEnum):
+    """How a job's result hash is formed (module docstring)."""
+
+    ESCAPED = "escaped"
+    RAW = "raw"
+    CHAINED = "chained"
+
+
 def canonical_json(value: Any) -> str:
-    """Serialise ``value`` the MIP-004 way: sorted keys, no whitespace, UTF-8 unescaped."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Serialise ``value`` the MIP-004 way: RFC 8785 (JCS).
+
+    Example:
+        >>> canonical_json({"b": 1.0, "a": [1e2, "é"]})
+        '{"a":[100,"é"],"b":1}'
+    """
+    return canonicalize(value)
 
 
 def input_hash(identifier_from_purchaser: str, input_data: dict[str, Any]) -> str:
@@ -40,15 +71,63 @@ def input_hash(identifier_from_purchaser: str, input_data: dict[str, Any]) -> st
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def result_hash(identifier_from_purchaser: str, output: str) -> str:
-    """MIP-004 result hash over the output string, taken as is (not JSON-escaped first).
+def result_hash(
+    identifier_from_purchaser: str,
+    output: str,
+    rule: ResultHashRule = ResultHashRule.ESCAPED,
+    input_hashes: Sequence[str] = (),
+) -> str:
+    """MIP-004 result hash of ``output`` under ``rule`` (module docstring).
 
-    durasumi hashes the raw output string: ``sha256(identifier + ";" + output)``. The reference
-    Python package JSON-escapes the string first, which differs only for outputs containing
-    quotes, backslashes or control characters.
+    ``input_hashes`` (the job's input hashes in order, start_job's first) count only for
+    the ``chained`` rule.
+
+    Example:
+        >>> result_hash("abcdef0123456789", 'say "hi"')[:12]
+        '982689719a4a'
     """
-    payload = f"{identifier_from_purchaser};{output}"
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    if rule is ResultHashRule.ESCAPED:
+        preimage = f"{identifier_from_purchaser};{_json_escaped(output)}"
+    elif rule is ResultHashRule.RAW:
+        preimage = f"{identifier_from_purchaser};{output}"
+    else:
+        preimage = ";".join([*input_hashes, identifier_from_purchaser, output])
+    return hashlib.sha256(preimage.encode("utf-8")).hexdigest()
+
+
+def parse_result_hash_rules(text: str) -> dict[str, ResultHashRule]:
+    """``rule`` or ``agent:rule,...`` (``*``: every other agent) as a dict by agent.
+
+    Example:
+        >>> parse_result_hash_rules("*:escaped, legacy:raw")["legacy"].value
+        'raw'
+    """
+    rules: dict[str, ResultHashRule] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        agent, _, name = item.rpartition(":")
+        try:
+            rules[agent.strip() or "*"] = ResultHashRule(name.strip())
+        except ValueError:
+            known = ", ".join(r.value for r in ResultHashRule)
+            raise ValueError(f"unknown result hash rule {name.strip()!r} (use {known})") from None
+    return rules
+
+
+def _json_escaped(text: str) -> str:
+    """``text`` as a JSON string literal without its quotes (JSON.stringify / json.dumps)."""
+    return canonicalize(text)[1:-1]
+
+
+def dev_agent_identifier(agent: str) -> str:
+    """A made-up Masumi registry identifier for ``agent`` (dev mode): stable, hex, well-formed.
+
+    A policy id (blake2b-224 of a fixed dev label) followed by an asset name (sha256 of the
+    agent's name), the shape of an identifier the Masumi registry mints.
+    """
+    policy = hashlib.blake2b(b"durasumi dev registry", digest_size=28).hexdigest()
+    return policy + hashlib.sha256(agent.encode()).hexdigest()
 
 
 def result_text(result: Any) -> str:
@@ -58,7 +137,12 @@ def result_text(result: Any) -> str:
     """
     if result is None:
         return ""
-    return result if isinstance(result, str) else canonical_json(result)
+    if isinstance(result, str):
+        return result
+    try:
+        return canonical_json(result)
+    except ValueError:  # a number no double holds: sorted compact JSON, as before RFC 8785
+        return json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def validate_agent_name(name: str) -> str:

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from pydantic import JsonValue, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 from durasumi.workflows import (  # agent <-> job signal each other; resolved late
     agent,
+    continuation,
     metrics,
     search,
 )
+from durasumi.workflows.continuation import AgentOutcome, AgentWatch, RunBudget, seen_compacted
 from durasumi.workflows.errors import (
     INVALID_SUBMISSION,
     JOB_CANCELLED,
@@ -28,15 +32,19 @@ from durasumi.workflows.errors import (
     WRONG_FORM,
     errors_detail,
 )
+from durasumi.workflows.escrow_notice import EscrowNotice
+from durasumi.workflows.escrow_saga import EscrowPayment
 from durasumi.workflows.forms import FieldError
-from durasumi.workflows.ids import child_workflow_id, result_hash, result_text
+from durasumi.workflows.ids import child_workflow_id, input_hash, result_hash, result_text
 from durasumi.workflows.models import (
     AgentEvent,
+    AgentEventBatch,
     AgentRunInput,
     CancelRequest,
     EventKind,
     EventsQuery,
     FormRequest,
+    JobCarry,
     JobEvent,
     JobInput,
     JobResult,
@@ -56,6 +64,13 @@ CANCEL_GRACE = timedelta(minutes=1)
 # Patch ids (workflow.patched): running jobs replay the code path they were recorded with.
 ASYNC_FORWARD = "submit-forwards-without-waiting"
 FAIL_CLOSED = "failed-jobs-fail-the-workflow"
+CONTINUE_AS_NEW = "jobs-continue-as-new"
+
+# A continued run hears from its agent by signal, and looks itself after this long without.
+AGENT_CHECK = timedelta(hours=1)
+
+with workflow.unsafe.imports_passed_through():
+    from durasumi.activities.agent_watch import AgentWatchActivities
 
 
 @workflow.defn
@@ -99,23 +114,27 @@ class JobWorkflow:
         # What each `submit` validator accepted, by update id, for its handler (see submit).
         self._validated: dict[str, _Answer] = {}
         self._settling = False  # the outcome is known, the escrow is being settled
+        self._input_hashes: list[str] = []  # MIP-004 hashes of the accepted answers, in order
+        # Continue-as-new (workflows/continuation.py): what this run spent, where its events
+        # start, and the run before it.
+        self._budget = RunBudget()
+        self._seen_through = 0  # every agent event up to this number was applied
+        self._events_from = 1
+        self._run = 1
+        self._previous_run_id: str | None = None
+        self._agent_outcome: AgentOutcome | None = None  # from agent_finished
+        if job.carried is not None:
+            self._restore(job.carried)
 
     @workflow.run
     async def run(self, job: JobInput) -> JobResult:
         """Secure payment, run the agent, settle, and return the job's terminal state."""
-        self._record(EventKind.STATUS, self._status.value, {"status": self._status.value})
         payment = self._payment
         try:
-            secured = await payment.secure(job)
-            self._record(EventKind.PAYMENT, secured.detail)
-            if not secured.ok:
-                failed = JobStatus.CANCELLED if self._cancel is not None else JobStatus.FAILED
-                self._finish(failed, error=secured.detail)
-            elif self._cancel is not None:
-                self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
+            if job.carried is not None:  # a continued run: paid for, and the agent runs
+                await self._watch_agent(job)
             else:
-                self._set_status(JobStatus.RUNNING)
-                await self._run_agent(job)
+                await self._secure_and_run(job)
         except asyncio.CancelledError:
             # A Temporal cancel request (Web UI, `temporal workflow cancel`): close as cancelled,
             # still settling, so the buyer is refunded.
@@ -123,7 +142,12 @@ class JobWorkflow:
             self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
         digest = None
         if self._status is JobStatus.COMPLETED:
-            digest = result_hash(job.identifier_from_purchaser, result_text(self._result))
+            digest = result_hash(
+                job.identifier_from_purchaser,
+                result_text(self._result),
+                job.payment.result_hash_rule,
+                [job.input_hash, *self._input_hashes],
+            )
         self._settling = payment.escrow is not None
         self._show_details()
         settled = await payment.settle(job, self._status, digest)
@@ -139,7 +163,7 @@ class JobWorkflow:
             error=self._error,
             detail={
                 "result_hash": digest,
-                "events": len(self._events),
+                "events": self._next_seq() - 1,
                 "usage": self._usage.model_dump(),
             },
         )
@@ -157,15 +181,46 @@ class JobWorkflow:
             )
         return outcome
 
+    async def _secure_and_run(self, job: JobInput) -> None:
+        self._record(EventKind.STATUS, self._status.value, {"status": self._status.value})
+        secured = await self._payment.secure(job)
+        self._record(EventKind.PAYMENT, secured.detail)
+        if not secured.ok:
+            failed = JobStatus.CANCELLED if self._cancel is not None else JobStatus.FAILED
+            self._finish(failed, error=secured.detail)
+        elif self._cancel is not None:
+            self._finish(JobStatus.CANCELLED, error=self._cancel.reason)
+        else:
+            self._set_status(JobStatus.RUNNING)
+            await self._run_agent(job)
+
     async def _run_agent(self, job: JobInput) -> None:
+        # Jobs started before continue-as-new keep their child bound to this run (replay).
+        continuable = workflow.patched(CONTINUE_AS_NEW)
         child = await workflow.start_child_workflow(
             job.agent,
-            AgentRunInput(job_id=job.job_id, agent=job.agent, input_data=job.input_data),
+            AgentRunInput(
+                job_id=job.job_id,
+                agent=job.agent,
+                input_data=job.input_data,
+                platform_task_queue=workflow.info().task_queue,
+            ),
             id=child_workflow_id(job.job_id),
             task_queue=job.agent_task_queue,
             static_summary=f"agent {job.agent} for job {job.job_id}",
+            # The agent outlives this run when the job continues as new; the next run waits
+            # for it through an activity (_watch_agent).
+            parent_close_policy=(
+                ParentClosePolicy.ABANDON if continuable else ParentClosePolicy.TERMINATE
+            ),
         )
-        await workflow.wait_condition(lambda: child.done() or self._cancel is not None)
+        await workflow.wait_condition(
+            lambda: (
+                child.done() or self._cancel is not None or (continuable and self._budget_spent())
+            )
+        )
+        if not child.done() and self._cancel is None:
+            await self._continue_as_new(job)
         if not child.done():
             child.cancel()
             try:
@@ -185,6 +240,110 @@ class JobWorkflow:
         self._result = result
         self._finish(JobStatus.COMPLETED)
 
+    async def _watch_agent(self, job: JobInput) -> None:
+        """A continued run: the agent (no longer this run's child) says how it ended."""
+        agent_id = child_workflow_id(job.job_id)
+        while self._agent_outcome is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._agent_outcome is not None
+                        or self._cancel is not None
+                        or self._budget_spent()
+                    ),
+                    timeout=AGENT_CHECK,
+                )
+            except TimeoutError:  # no word for long: look (an operator may have ended it)
+                self._agent_outcome = await self._look_at_agent(agent_id)
+                continue
+            if self._agent_outcome is not None:
+                break
+            if self._cancel is None:
+                await self._continue_as_new(job)
+            try:
+                await workflow.get_external_workflow_handle(agent_id).cancel()
+            except FailureError as err:  # it ended meanwhile
+                workflow.logger.info("agent %s not cancelled: %s", agent_id, err)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._agent_outcome is not None, timeout=CANCEL_GRACE
+                )
+            except TimeoutError:
+                workflow.logger.warning("agent %s did not stop within the grace period", agent_id)
+            self._finish(JobStatus.CANCELLED, error=self._cancel.reason if self._cancel else None)
+            return
+        outcome = self._agent_outcome
+        if outcome.status == "completed":
+            self._result = outcome.result
+            self._finish(JobStatus.COMPLETED)
+        elif outcome.status == "cancelled" or self._cancel is not None:
+            self._finish(JobStatus.CANCELLED, error="agent was cancelled")
+        else:
+            self._finish(JobStatus.FAILED, error=outcome.error)
+
+    async def _look_at_agent(self, agent_id: str) -> AgentOutcome | None:
+        try:
+            return await workflow.execute_activity_method(
+                AgentWatchActivities.agent_outcome,
+                AgentWatch(workflow_id=agent_id),
+                start_to_close_timeout=timedelta(minutes=1),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("cannot look at agent %s: %s", agent_id, err)
+            return None
+
+    def _budget_spent(self) -> bool:
+        return self._budget.spent(len(self._events))
+
+    async def _continue_as_new(self, job: JobInput) -> NoReturn:
+        """Hand the job over to a fresh run once no message is half handled."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._forwards
+        )
+        through, above = seen_compacted(self._seen_through, self._agent_seen)
+        escrow = self._payment if isinstance(self._payment, EscrowPayment) else None
+        carried = JobCarry(
+            run=self._run + 1,
+            previous_run_id=workflow.info().run_id,
+            status=self._status,
+            pending=self._pending,
+            cancel=self._cancel,
+            created_at=self._created,
+            usage=self._usage,
+            seen_through=through,
+            seen_above=above,
+            input_hashes=self._input_hashes,
+            events=continuation.tail(self._events),
+            next_seq=self._next_seq(),
+            escrow_request=escrow.request if escrow else None,
+            escrow_status=escrow.status if escrow else None,
+            agent_outcome=self._agent_outcome,
+        )
+        workflow.logger.info("job %s continues as new (run %d)", job.job_id, carried.run)
+        workflow.continue_as_new(job.model_copy(update={"carried": carried}))
+
+    def _restore(self, carried: JobCarry) -> None:
+        """Take over from the run before (see _continue_as_new)."""
+        self._run = carried.run
+        self._previous_run_id = carried.previous_run_id
+        self._status = carried.status
+        self._pending = carried.pending
+        self._cancel = carried.cancel
+        self._created = carried.created_at
+        self._usage = carried.usage
+        self._seen_through = carried.seen_through
+        self._agent_seen = set(carried.seen_above)
+        self._input_hashes = list(carried.input_hashes)
+        self._events = list(carried.events)
+        self._events_from = carried.events[0].seq if carried.events else carried.next_seq
+        self._agent_outcome = carried.agent_outcome
+        if isinstance(self._payment, EscrowPayment):
+            self._payment.request = carried.escrow_request
+            self._payment.status = carried.escrow_status
+
+    def _next_seq(self) -> int:
+        return self._events_from + len(self._events)
+
     # -- client messages --------------------------------------------------------------
 
     @workflow.update
@@ -195,6 +354,7 @@ class JobWorkflow:
         the SDK runs a validator and its handler back to back in one task. Validators do
         not run on replay, so there (and only there) the handler checks it itself.
         """
+        self._budget.updates += 1
         update = workflow.current_update_info()
         answer = self._validated.pop(update.id, None) if update else None
         if answer is None:  # replaying: no validator ran
@@ -211,6 +371,7 @@ class JobWorkflow:
     @workflow.signal
     async def submit_signal(self, submission: Submission) -> None:
         """Answer the pending form by signal; a bad one is recorded as rejected."""
+        self._budget.signals += 1
         # An exception escaping a signal handler would fail the whole job: record instead.
         try:
             await self._accept(self._answer(submission))
@@ -228,6 +389,7 @@ class JobWorkflow:
         Paid MIP-003 start_job sends this with Update-with-Start: one call starts (or finds)
         the job and answers the request's terms. A job with no escrow answers at once.
         """
+        self._budget.updates += 1
         await workflow.wait_condition(
             lambda: (
                 self._payment.escrow is not None
@@ -240,6 +402,7 @@ class JobWorkflow:
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
         """Stop the job; the agent is cancelled and the payment settles as a refund."""
+        self._budget.signals += 1
         if self._cancel is None and not self._status.terminal:
             self._cancel = request
             self._record(EventKind.STATUS, f"cancel requested: {request.reason}")
@@ -247,7 +410,24 @@ class JobWorkflow:
     @workflow.signal
     def agent_event(self, event: AgentEvent) -> None:
         """An event from the agent child (progress, form requested or expired, usage)."""
-        if event.agent_seq in self._agent_seen:
+        self._budget.signals += 1
+        self._apply(event)
+
+    @workflow.signal
+    def agent_finished(self, outcome: AgentOutcome) -> None:
+        """How the agent's run ended (a continued job is no longer its parent to see it)."""
+        self._budget.signals += 1
+        self._agent_outcome = outcome
+
+    @workflow.signal
+    def agent_events(self, batch: AgentEventBatch) -> None:
+        """Events from the agent, several at once, in the agent's order (one signal)."""
+        self._budget.signals += 1
+        for event in batch.events:
+            self._apply(event)
+
+    def _apply(self, event: AgentEvent) -> None:
+        if event.agent_seq <= self._seen_through or event.agent_seq in self._agent_seen:
             return
         self._agent_seen.add(event.agent_seq)
         if event.kind is EventKind.USAGE:
@@ -270,6 +450,12 @@ class JobWorkflow:
             self._pending = None
         self._record(event.kind, event.message, event.data)
 
+    @workflow.signal
+    def escrow_notice(self, notice: EscrowNotice) -> None:
+        """The payment service saw the escrow change (webhook): read the chain now."""
+        self._budget.signals += 1
+        self._payment.chain_notice(notice)
+
     @workflow.query
     def view(self) -> JobView:
         """Everything about the job now."""
@@ -285,17 +471,21 @@ class JobWorkflow:
             pending_form=self._pending,
             result=self._result,
             error=self._error,
-            last_seq=len(self._events),
+            last_seq=self._next_seq() - 1,
             created_at=self._created,
             updated_at=self._updated,
             usage=self._usage,
             escrow=self._payment.escrow,
+            input_hashes=self._input_hashes,
+            events_from=self._events_from,
+            previous_run_id=self._previous_run_id,
         )
 
     @workflow.query
     def events(self, query: EventsQuery) -> list[JobEvent]:
         """The events after ``query.after``, oldest first."""
-        return self._events[query.after : query.after + query.limit]
+        start = max(query.after - (self._events_from - 1), 0)
+        return self._events[start : start + query.limit]
 
     @workflow.query
     def pending_form(self) -> FormRequest | None:
@@ -356,10 +546,15 @@ class JobWorkflow:
                 non_retryable=True,
             )
         self._pending = None
+        try:
+            digest = input_hash(self._job.identifier_from_purchaser, answer.values)
+        except ValueError:  # a number no double holds: JSON (RFC 8785) cannot hash it
+            digest = ""
+        self._input_hashes.append(digest)
         self._record(
             EventKind.FORM_SUBMITTED,
             f"form {request.form.id} answered",
-            {"request_id": request.request_id, "by": answer.submitted_by},
+            {"request_id": request.request_id, "by": answer.submitted_by, "input_hash": digest},
         )
         self._set_status(JobStatus.RUNNING)
         # The answer goes to the agent as a signal command of this same workflow task, so
@@ -411,7 +606,7 @@ class JobWorkflow:
         self._updated = workflow.now()
         self._events.append(
             JobEvent(
-                seq=len(self._events) + 1,
+                seq=self._next_seq(),
                 at=self._updated,
                 kind=kind,
                 message=message,

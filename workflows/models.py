@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
-from durasumi.workflows.escrow_models import EscrowTerms, EscrowView
+from durasumi.workflows.escrow_models import EscrowStatus, EscrowTerms, EscrowView, PaymentRequest
 from durasumi.workflows.forms import FieldError, Form
+from durasumi.workflows.ids import ResultHashRule
 from durasumi.workflows.status import JobStatus
 from durasumi.workflows.terms import JobTerms
 
@@ -69,6 +70,8 @@ class Usage(BaseModel):
     gpu_seconds: float = Field(0.0, ge=0)
     llm_calls: int = Field(0, ge=0)
     gpu_calls: int = Field(0, ge=0)
+    hires: int = Field(0, ge=0, description="Sub-jobs this job hired (``hire()``).")
+    hire_lovelace: int = Field(0, ge=0, description="The hired agents' prices, summed.")
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -77,6 +80,8 @@ class Usage(BaseModel):
             gpu_seconds=round(self.gpu_seconds + other.gpu_seconds, 6),
             llm_calls=self.llm_calls + other.llm_calls,
             gpu_calls=self.gpu_calls + other.gpu_calls,
+            hires=self.hires + other.hires,
+            hire_lovelace=self.hire_lovelace + other.hire_lovelace,
         )
 
 
@@ -85,6 +90,9 @@ class PaymentPlan(BaseModel):
 
     mode: Literal["free", "escrow"] = "free"
     escrow: EscrowTerms | None = None
+    result_hash_rule: ResultHashRule = Field(
+        ResultHashRule.ESCAPED, description="How the MIP-004 result hash is formed (ids.py)."
+    )
 
     @model_validator(mode="after")
     def _terms(self) -> PaymentPlan:
@@ -106,6 +114,10 @@ class JobInput(BaseModel):
     vendor: str = "unknown"
     payment: PaymentPlan = Field(default_factory=PaymentPlan)
     terms: JobTerms | None = None
+    carried: JobCarry | None = Field(
+        default=None,
+        description="Set by the job itself when it continues as new: what the next run keeps.",
+    )
 
 
 class AgentRunInput(BaseModel):
@@ -123,6 +135,9 @@ class AgentRunInput(BaseModel):
     job_id: str
     agent: str
     input_data: dict[str, JsonValue] = Field(default_factory=dict)
+    platform_task_queue: str | None = Field(
+        None, description="The job's task queue: where ``hire()`` asks the platform."
+    )
 
 
 class JobEvent(BaseModel):
@@ -143,6 +158,12 @@ class AgentEvent(BaseModel):
     message: str = ""
     data: dict[str, JsonValue] = Field(default_factory=dict)
     form: FormRequest | None = None
+
+
+class AgentEventBatch(BaseModel):
+    """Agent events in one signal, in the agent's order (workflows/agent.py's outbox)."""
+
+    events: list[AgentEvent]
 
 
 class FormRequest(BaseModel):
@@ -212,6 +233,51 @@ class JobView(BaseModel):
     updated_at: datetime
     usage: Usage = Field(default_factory=Usage)
     escrow: EscrowView | None = None
+    input_hashes: list[str] = Field(
+        default_factory=list, description="MIP-004 hashes of the accepted form answers, in order."
+    )
+    events_from: int = Field(
+        1, description="The first event this run of the job holds; older ones are in earlier runs."
+    )
+    previous_run_id: str | None = Field(
+        None, description="The run before this one (the job continued as new), if any."
+    )
+
+
+class AgentOutcome(BaseModel):
+    """How an agent's workflow ended, as its job needs it (workflows/continuation.py)."""
+
+    status: Literal["completed", "failed", "cancelled"]
+    result: JsonValue = None
+    error: str | None = None
+
+
+class JobCarry(BaseModel):
+    """What a job keeps when it continues as new (workflows/continuation.py).
+
+    Only taken while the agent runs: payment is secured and not yet settled.
+    """
+
+    run: int = Field(2, description="This run's number: 2 for the first continuation.")
+    previous_run_id: str
+    status: JobStatus
+    pending: FormRequest | None = None
+    cancel: CancelRequest | None = None
+    created_at: datetime
+    usage: Usage = Field(default_factory=Usage)
+    # Agent events seen: every number up to seen_through, and these above it.
+    seen_through: int = 0
+    seen_above: list[int] = Field(default_factory=list)
+    input_hashes: list[str] = Field(default_factory=list)
+    events: list[JobEvent] = Field(
+        default_factory=list, description="The last events, for watchers that lag a little."
+    )
+    next_seq: int = 1
+    escrow_request: PaymentRequest | None = None
+    escrow_status: EscrowStatus | None = None
+    agent_outcome: AgentOutcome | None = Field(
+        None, description="How the agent ended, if it told the run before."
+    )
 
 
 class JobResult(BaseModel):
@@ -225,3 +291,5 @@ class JobResult(BaseModel):
 
 
 AgentEvent.model_rebuild()
+AgentEventBatch.model_rebuild()
+JobInput.model_rebuild()

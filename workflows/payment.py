@@ -10,6 +10,7 @@ protocol and its results live in ``workflows/payment_step.py``, which both modes
 from __future__ import annotations
 
 from durasumi.workflows.escrow_models import EscrowView
+from durasumi.workflows.escrow_notice import EscrowNotice
 from durasumi.workflows.escrow_saga import EscrowPayment
 from durasumi.workflows.models import JobInput, JobStatus, PaymentPlan
 from durasumi.workflows.payment_step import PaymentHooks, PaymentStep, Secured, Settled
@@ -29,6 +30,10 @@ class FreePayment:
     async def settle(self, job: JobInput, outcome: JobStatus, result_hash: str | None) -> Settled:
         """Nothing moved, so nothing settles."""
         return Settled(detail=f"free agent: nothing to settle after {outcome.value}")
+
+    def chain_notice(self, notice: EscrowNotice) -> bool:
+        """No escrow: nothing to look at."""
+        return False
 
 
 def payment_for(plan: PaymentPlan, hooks: PaymentHooks | None = None) -> PaymentStep:

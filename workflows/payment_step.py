@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import BaseModel, JsonValue
 
 from durasumi.workflows.escrow_models import EscrowView
+from durasumi.workflows.escrow_notice import EscrowNotice
 from durasumi.workflows.models import JobInput, JobStatus
 
 __all__ = ["PaymentHooks", "PaymentStep", "Secured", "Settled"]
@@ -57,4 +58,8 @@ class PaymentStep(Protocol):
 
     async def settle(self, job: JobInput, outcome: JobStatus, result_hash: str | None) -> Settled:
         """Collect on success; refund the buyer on failure or cancellation."""
+        ...
+
+    def chain_notice(self, notice: EscrowNotice) -> bool:
+        """A payment service says the escrow changed; whether the step took the notice."""
         ...

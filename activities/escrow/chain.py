@@ -16,13 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import cbor2
 from pycardano import (
     Address,
+    Asset,
+    AssetName,
     ChainContext,
+    MultiAsset,
     Network,
     PlutusV3Script,
     Redeemer,
+    ScriptHash,
     TransactionBuilder,
     TransactionOutput,
     UTxO,
@@ -32,6 +35,8 @@ from pycardano import (
 from pycardano.exception import PyCardanoException
 from temporalio import activity
 
+from durasumi.activities.escrow import masumi_format
+from durasumi.activities.escrow.cip8 import sign_data
 from durasumi.activities.escrow.errors import (
     ESCROW_CONFLICT,
     ESCROW_NOT_YET,
@@ -45,15 +50,25 @@ from durasumi.activities.escrow.plutus import Constr
 from durasumi.activities.escrow.script import Action, EscrowDatum, EscrowParams, State
 from durasumi.activities.escrow.wallet import Wallet
 from durasumi.workflows.escrow_models import (
+    Amount,
     EscrowAction,
     EscrowState,
     EscrowStatus,
     EscrowTx,
     PaymentRequest,
     PaymentRequestInput,
+    tokens_of,
 )
+from durasumi.workflows.ids import dev_agent_identifier
 
-__all__ = ["ChainAccess", "ChainOutput", "DirectChainBackend", "OfflineChain"]
+__all__ = [
+    "ChainAccess",
+    "ChainOutput",
+    "DirectChainBackend",
+    "OfflineChain",
+    "multi_asset",
+    "tokens_held",
+]
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +215,8 @@ class DirectChainBackend:
         script_ref: "txid#ix" of the UTxO that holds the applied script as a reference script.
         seller: the seller wallet (the platform's).
         buyer: the buyer wallet when the platform holds it (dev mode), else None.
-        agent_identifier: the seller's agent identifier, signed into every request.
+        dev_identifiers: a request without the agent's Masumi registry identifier gets one
+            made up (stable per agent; dev ledger only), instead of being refused.
         min_confirmations: confirmations before a transaction counts as settled: until
             then the escrow shows the state before it (offline: final on acceptance,
             unless the ledger makes blocks).
@@ -216,7 +232,7 @@ class DirectChainBackend:
         seller: Wallet,
         buyer: Wallet | None = None,
         *,
-        agent_identifier: str = "durasumi",
+        dev_identifiers: bool = False,
         min_confirmations: int = 1,
         confirm_wait: float = 60.0,
         confirm_poll: float = 2.0,
@@ -226,7 +242,7 @@ class DirectChainBackend:
         self.script_ref = script_ref
         self.seller = seller
         self.buyer = buyer
-        self.agent_identifier = agent_identifier
+        self.dev_identifiers = dev_identifiers
         self.min_confirmations = min_confirmations
         self.confirm_wait = confirm_wait
         self.confirm_poll = confirm_poll
@@ -259,35 +275,59 @@ class DirectChainBackend:
     # -- requests ----------------------------------------------------------------------
 
     def create_payment_request(self, req: PaymentRequestInput) -> PaymentRequest:
-        """A seller-signed request; deterministic, so asking twice gives the same one."""
+        """A seller-signed request in Masumi's format; asking twice gives the same one.
+
+        The seller nonce's fresh id is derived from the job (not random, as the payment
+        service's is) so that a retried activity makes the same request; Ed25519 signatures
+        are deterministic, so the identifier is too (``masumi_format``).
+        """
         t = req.times
-        preimage = cbor2.dumps(
-            [
-                self.agent_identifier,
-                bytes.fromhex(req.input_hash),
-                _nonce(req.job_id),
-                [
-                    t.pay_by_time,
-                    t.submit_result_time,
-                    t.unlock_time,
-                    t.external_dispute_unlock_time,
-                ],
-                req.price_lovelace,
-                req.collateral_return_lovelace,
-                self.seller.key_hash.payload,
-            ]
+        agent_identifier = req.agent_identifier
+        if not agent_identifier and self.dev_identifiers:
+            agent_identifier = dev_agent_identifier(req.agent)
+        if len(req.identifier_from_purchaser) % 2:
+            raise EscrowError(
+                ESCROW_REJECTED,
+                "identifier_from_purchaser must have an even number of hex characters: it is "
+                "the escrow datum's buyer nonce (bytes)",
+                retryable=False,
+            )
+        if not masumi_format.is_agent_identifier(agent_identifier):
+            raise EscrowError(
+                ESCROW_REJECTED,
+                f"agent {req.agent!r} has no Masumi agent identifier (registry policy id + "
+                f"asset name, hex): got {agent_identifier!r}",
+                retryable=False,
+            )
+        seller_nonce = masumi_format.seller_id(_nonce(req.job_id), agent_identifier)
+        payload = masumi_format.request_payload(
+            input_hash=req.input_hash,
+            agent_identifier=agent_identifier,
+            purchaser_identifier=req.identifier_from_purchaser,
+            seller_identifier=seller_nonce,
+            pay_by_time=t.pay_by_time,
+            submit_result_time=t.submit_result_time,
+            unlock_time=t.unlock_time,
+            external_dispute_unlock_time=t.external_dispute_unlock_time,
+            seller_address=str(self.seller.address),
         )
-        signature = self.seller.signing_key.sign(hashlib.blake2b(preimage, digest_size=32).digest())
+        signed = sign_data(
+            masumi_format.payload_digest(payload), self.seller.signing_key, self.seller.address
+        )
         return PaymentRequest(
-            blockchain_identifier=signature.hex(),
+            blockchain_identifier=masumi_format.encode_identifier(
+                seller_nonce, req.identifier_from_purchaser, signed.signature, signed.key
+            ),
             job_id=req.job_id,
             input_hash=req.input_hash,
             price_lovelace=req.price_lovelace,
             collateral_return_lovelace=req.collateral_return_lovelace,
             times=req.times,
-            seller_vkey=self.seller.verification_key.payload.hex(),
+            seller_vkey=self.seller.key_hash.payload.hex(),
             seller_address=str(self.seller.address),
             script_address=str(self.script_address()),
+            agent_identifier=agent_identifier,
+            amounts=req.amounts,
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -298,7 +338,7 @@ class DirectChainBackend:
 
     def _escrow(self, request: PaymentRequest) -> _Escrow:
         bid = request.blockchain_identifier
-        signature = bytes.fromhex(bid)
+        signature = _references(request)[1]
         mine: dict[str, tuple[ChainOutput, EscrowDatum]] = {}
         for o in self.chain.outputs_at(self.script_address()):
             datum = self._datum(o.output)
@@ -326,6 +366,7 @@ class DirectChainBackend:
                     blockchain_identifier=bid,
                     state=EscrowState.FUNDS_OR_DATUM_INVALID,
                     amount_lovelace=first.output.amount.coin,
+                    amounts=tokens_held(first.output.amount),
                     transactions=txs,
                     detail="the locked output does not match the payment request",
                 )
@@ -350,6 +391,7 @@ class DirectChainBackend:
                         state=state,
                         result_hash=datum.result_hash.hex(),
                         amount_lovelace=node.output.amount.coin,
+                        amounts=tokens_held(node.output.amount),
                         transactions=txs,
                         confirmations=self.chain.confirmations(node.spent_tx),
                     )
@@ -360,6 +402,7 @@ class DirectChainBackend:
             state=OPEN_STATES[datum.state],
             result_hash=datum.result_hash.hex(),
             amount_lovelace=node.output.amount.coin,
+            amounts=tokens_held(node.output.amount),
             transactions=txs,
             confirmations=self.chain.confirmations(txs[-1].tx_id),
             detail=self._waiting(pending) if pending else "",
@@ -395,7 +438,7 @@ class DirectChainBackend:
             and d.buyer_cooldown_time == 0
             and isinstance(d.buyer.payment_part, type(self.seller.key_hash))
             and out.amount.coin >= req.price_lovelace
-            and not out.amount.multi_asset
+            and tokens_held(out.amount) == _requested(req)
         )
 
     # -- acting ------------------------------------------------------------------------
@@ -528,13 +571,14 @@ class DirectChainBackend:
         t = request.times
         if at_ms >= t.pay_by_time:
             raise EscrowError(ESCROW_CONFLICT, "payByTime has passed", retryable=False)
+        reference_key, reference_signature, seller_nonce, buyer_nonce = _references(request)
         datum = EscrowDatum(
             buyer=buyer.address,
             seller=Address.from_primitive(request.seller_address),
-            reference_key=bytes.fromhex(request.seller_vkey),
-            reference_signature=bytes.fromhex(request.blockchain_identifier),
-            seller_nonce=_nonce(request.job_id),
-            buyer_nonce=_nonce(request.blockchain_identifier),
+            reference_key=reference_key,
+            reference_signature=reference_signature,
+            seller_nonce=seller_nonce,
+            buyer_nonce=buyer_nonce,
             collateral_return_lovelace=request.collateral_return_lovelace,
             input_hash=bytes.fromhex(request.input_hash),
             result_hash=b"",
@@ -549,11 +593,26 @@ class DirectChainBackend:
         ctx = self.chain.context(at_ms)
         builder = TransactionBuilder(ctx)
         builder.add_input_address(buyer.address)
-        builder.add_output(
-            TransactionOutput(
-                self.script_address(), Value(request.price_lovelace), datum=datum.to_data()
-            )
+        locked = TransactionOutput(
+            self.script_address(),
+            Value(request.price_lovelace, multi_asset(_requested(request))),
+            datum=datum.to_data(),
         )
+        # Tokens travel with ADA: at least the output's minimum (the seller collects it), for
+        # the largest datum the escrow will hold (a result hash, cooldowns), since every
+        # continuing output keeps the locked value and must still meet the minimum.
+        largest = TransactionOutput(
+            locked.address,
+            locked.amount,
+            datum=datum.with_changes(
+                result_hash=bytes(32),
+                seller_cooldown_time=2**63 - 1,
+                buyer_cooldown_time=2**63 - 1,
+            ).to_data(),
+        )
+        _at_least_min_ada(largest, ctx, request.price_lovelace)
+        locked.amount.coin = largest.amount.coin
+        builder.add_output(locked)
         builder.validity_start, builder.ttl = self._window(at_ms, before=t.pay_by_time)
         tx = builder.build_and_sign([buyer.signing_key], change_address=buyer.address)
         return _submit(ctx, tx)
@@ -575,6 +634,10 @@ class DirectChainBackend:
         )
         builder.add_input_address(wallet.address)
         for out in outputs:
+            if out.address == escrow.current.output.address:
+                # a longer datum (a result hash, cooldowns) may need more ADA than a buyer
+                # locked: the spender adds it (the script only asks for no less value)
+                _at_least_min_ada(out, ctx, out.amount.coin)
             builder.add_output(out)
         builder.required_signers = [wallet.key_hash]
         builder.validity_start, builder.ttl = window
@@ -618,13 +681,22 @@ class DirectChainBackend:
         window = self._window(at_ms, earliest=d.unlock_time)
         tag = Constr(0, [current.input.transaction_id.payload, current.input.index]).raw()
         ctx = self.chain.context(at_ms)
-        fee_out = TransactionOutput(self.params.fee_address, Value(0), datum=tag)
-        coin = current.output.amount.coin * self.params.fee_permille // 1000
-        fee_out.amount = Value(max(coin, _min_ada(fee_out, ctx)))
+        # the fee: permille of every asset held (rounded down, as the script checks), and
+        # at least the minimum ADA of an output carrying those tokens
+        permille = self.params.fee_permille
+        fee_tokens = [
+            Amount(unit=a.unit, amount=a.amount * permille // 1000)
+            for a in tokens_held(current.output.amount)
+            if a.amount * permille // 1000 > 0
+        ]
+        fee_out = TransactionOutput(
+            self.params.fee_address, Value(0, multi_asset(fee_tokens)), datum=tag
+        )
+        _at_least_min_ada(fee_out, ctx, current.output.amount.coin * permille // 1000)
         outputs = [fee_out]
         if d.collateral_return_lovelace:
             back = TransactionOutput(d.buyer, Value(0), datum=tag)
-            back.amount = Value(max(d.collateral_return_lovelace, _min_ada(back, ctx)))
+            _at_least_min_ada(back, ctx, d.collateral_return_lovelace)
             outputs.append(back)
         return self._spend(seller, escrow, Action.WITHDRAW, at_ms, window, outputs)
 
@@ -672,8 +744,59 @@ def _heartbeat(detail: str) -> None:
         activity.heartbeat(detail)
 
 
-def _nonce(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+def _nonce(job_id: str) -> str:
+    """The fresh id behind a job's seller nonce (Masumi: a random cuid; here: the job's own)."""
+    return f"durasumi/{job_id}"
+
+
+def _references(request: PaymentRequest) -> tuple[bytes, bytes, bytes, bytes]:
+    """The datum's (reference key, reference signature, seller nonce, buyer nonce).
+
+    From the Masumi identifier; a request made before durasumi spoke Masumi's format (its
+    identifier a bare signature) keeps the fields it was locked with.
+    """
+    decoded = masumi_format.decode_identifier(request.blockchain_identifier)
+    if decoded is not None:
+        return decoded.datum_references()
+    legacy = bytes.fromhex(request.blockchain_identifier)
+    return (
+        bytes.fromhex(request.seller_vkey),
+        legacy,
+        hashlib.blake2b(request.job_id.encode(), digest_size=16).digest(),
+        hashlib.blake2b(request.blockchain_identifier.encode(), digest_size=16).digest(),
+    )
+
+
+def _requested(request: PaymentRequest) -> list[Amount]:
+    return tokens_of(request.amounts)
+
+
+def tokens_held(value: Value) -> list[Amount]:
+    """The native assets in ``value`` as amounts (unit: policy id + asset name hex), sorted."""
+    found = [
+        Amount(unit=policy.payload.hex() + name.payload.hex(), amount=n)
+        for policy, assets in (value.multi_asset or {}).items()
+        for name, n in assets.items()
+        if n > 0
+    ]
+    return tokens_of(found)
+
+
+def multi_asset(amounts: list[Amount]) -> MultiAsset:
+    """The MultiAsset (pycardano) of native-asset amounts; lovelace amounts are left out."""
+    assets = MultiAsset()
+    for a in tokens_of(amounts):
+        policy = ScriptHash(bytes.fromhex(a.policy_id))
+        assets.setdefault(policy, Asset())[AssetName(bytes.fromhex(a.asset_name))] = a.amount
+    return assets
+
+
+def _at_least_min_ada(out: TransactionOutput, ctx: ChainContext, lovelace: int) -> None:
+    """Give ``out`` ``lovelace``, or its minimum ADA if more (which grows with the coin's size)."""
+    # new Values, never the one given: it may be a spent UTxO's (pycardano keys maps by it)
+    out.amount = Value(lovelace, out.amount.multi_asset)
+    while out.amount.coin < (needed := _min_ada(out, ctx)):
+        out.amount = Value(needed, out.amount.multi_asset)
 
 
 def _min_ada(out: TransactionOutput, ctx: ChainContext) -> int:

@@ -5,6 +5,12 @@ JSON file beside them; the first run funds the wallets and puts the applied escr
 in a reference UTxO, later runs find everything where it was. Without a folder everything
 lives in memory (tests). :meth:`DevEscrow.pay` is the dev buyer paying a job from its own
 wallet, as an external buyer would (``durasumi pay JOB``).
+
+The dev chain has a test stablecoin, ``tUSDM`` (6 decimals, like USDM) under a test
+minting policy (a native script: the second admin's signature). The dev buyer's
+:data:`BUYER_STABLECOIN` of it is a genesis allocation (so the chain's transaction log
+starts with the platform's own); :func:`mint_stablecoin` mints more, in a minting
+transaction the ledger checks against the policy.
 """
 
 from __future__ import annotations
@@ -13,18 +19,40 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pycardano import (
+    Asset,
+    AssetName,
+    MultiAsset,
+    ScriptPubkey,
+    TransactionBuilder,
+    TransactionOutput,
+    Value,
+    script_hash,
+)
+
 from durasumi.activities.escrow.chain import DirectChainBackend, OfflineChain
 from durasumi.activities.escrow.offline.ledger import Ledger
 from durasumi.activities.escrow.script import EscrowParams, applied_script, script_address
 from durasumi.activities.escrow.wallet import Wallet
 from durasumi.workflows.escrow_models import EscrowAction, EscrowState, EscrowStatus, PaymentRequest
 
-__all__ = ["DevEscrow", "dev_escrow", "is_deployed"]
+__all__ = [
+    "STABLECOIN_NAME",
+    "DevEscrow",
+    "dev_escrow",
+    "is_deployed",
+    "mint_stablecoin",
+    "stablecoin_policy",
+]
 
 ADA = 1_000_000
 BUYER_FUNDS = 100_000 * ADA
 SELLER_FUNDS = 1_000 * ADA
 SCRIPT_HOLDER_FUNDS = 100 * ADA
+STABLECOIN_NAME = b"tUSDM"
+USDM = 1_000_000  # one token in its smallest units (6 decimals)
+BUYER_STABLECOIN = 100_000 * USDM
+STABLECOIN_ADA = 2 * ADA  # the ADA the buyer's tUSDM output carries (part of BUYER_FUNDS)
 
 
 @dataclass
@@ -38,6 +66,7 @@ class DevEscrow:
     admins: tuple[Wallet, Wallet, Wallet]
     params: EscrowParams
     script_ref: str
+    stablecoin: str = ""  # unit of the test stablecoin: policy id + asset name (hex)
 
     def backend(
         self, *, platform_buyer: bool = True, min_confirmations: int = 1
@@ -53,7 +82,7 @@ class DevEscrow:
             self.script_ref,
             self.seller,
             self.buyer if platform_buyer else None,
-            agent_identifier="durasumi-dev",
+            dev_identifiers=True,
             min_confirmations=min_confirmations,
             confirm_poll=0.1,
         )
@@ -81,6 +110,26 @@ class DevEscrow:
         return str(script_address(applied_script(self.params), self.ledger.network))
 
 
+def stablecoin_policy(minter: Wallet) -> ScriptPubkey:
+    """The test stablecoin's minting policy: ``minter``'s signature."""
+    return ScriptPubkey(minter.key_hash)
+
+
+def mint_stablecoin(ledger: Ledger, minter: Wallet, holder: Wallet, amount: int, at_ms: int) -> str:
+    """Mint ``amount`` tUSDM to ``holder`` in a transaction ``minter`` signs; returns its id."""
+    policy = stablecoin_policy(minter)
+    minted = MultiAsset({script_hash(policy): Asset({AssetName(STABLECOIN_NAME): amount})})
+    builder = TransactionBuilder(ledger.at(at_ms))
+    builder.add_input_address(minter.address)
+    builder.mint = minted
+    builder.native_scripts = [policy]
+    out = TransactionOutput(holder.address, Value(2 * ADA, minted))
+    builder.add_output(out)
+    builder.ttl = ledger.slot_of(at_ms) + 600
+    tx = builder.build_and_sign([minter.signing_key], change_address=minter.address)
+    return ledger.submit(tx.to_cbor(), at_ms)
+
+
 def is_deployed(folder: Path) -> bool:
     """Whether ``folder`` holds a dev escrow deployment (a platform worker made it)."""
     return (folder / "deployment.json").exists()
@@ -106,13 +155,21 @@ def dev_escrow(folder: Path | None = None, *, block_ms: int = 0) -> DevEscrow:
         fee_address=fee.address,
     )
     deployment = folder / "deployment.json" if folder is not None else None
-    if deployment is not None and deployment.exists():
-        script_ref = json.loads(deployment.read_text())["script_ref"]
+    saved = json.loads(deployment.read_text()) if deployment and deployment.exists() else {}
+    if saved:
+        script_ref = saved["script_ref"]
     else:
         # The reference script sits at an admin's address: spenders read it, nobody spends it.
         script_ref = ledger.fund(a1.address, SCRIPT_HOLDER_FUNDS, script=applied_script(params))
-        ledger.fund(buyer.address, BUYER_FUNDS)
+        ledger.fund(buyer.address, BUYER_FUNDS - STABLECOIN_ADA)  # the rest comes with tUSDM
         ledger.fund(seller.address, SELLER_FUNDS)
-        if deployment is not None:
-            deployment.write_text(json.dumps({"script_ref": script_ref}))
-    return DevEscrow(ledger, buyer, seller, fee, (a1, a2, a3), params, script_ref)
+    stablecoin = saved.get("stablecoin", "")
+    if not stablecoin:  # also for a deployment made before the dev chain had one
+        policy_id = script_hash(stablecoin_policy(a2))
+        allocation = Asset({AssetName(STABLECOIN_NAME): BUYER_STABLECOIN})
+        tokens = MultiAsset({policy_id: allocation})
+        ledger.fund(buyer.address, Value(STABLECOIN_ADA, tokens))
+        stablecoin = policy_id.payload.hex() + STABLECOIN_NAME.hex()
+    if deployment is not None and saved != {"script_ref": script_ref, "stablecoin": stablecoin}:
+        deployment.write_text(json.dumps({"script_ref": script_ref, "stablecoin": stablecoin}))
+    return DevEscrow(ledger, buyer, seller, fee, (a1, a2, a3), params, script_ref, stablecoin)

@@ -49,6 +49,7 @@ from durasumi.activities.escrow.errors import (
 )
 from durasumi.activities.escrow.port import step_done
 from durasumi.workflows.escrow_models import (
+    Amount,
     EscrowAction,
     EscrowState,
     EscrowStatus,
@@ -56,9 +57,10 @@ from durasumi.workflows.escrow_models import (
     EscrowTx,
     PaymentRequest,
     PaymentRequestInput,
+    tokens_of,
 )
 
-__all__ = ["MasumiServiceBackend", "parse_agent_identifiers"]
+__all__ = ["MasumiServiceBackend", "parse_agent_identifiers", "parse_source_indexes"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,8 @@ ENDPOINT = {
 }
 WAITING = "WaitingForExternalAction"
 NEWEST_PAYMENTS = 100  # the most one page of GET /payment returns
+# What the webhook follows: the seller's payments' on-chain changes and their errors.
+WEBHOOK_EVENTS = ("PAYMENT_ON_CHAIN_STATUS_CHANGED", "PAYMENT_ON_ERROR")
 
 
 class _Exists(Exception):
@@ -127,10 +131,15 @@ class MasumiServiceBackend:
     Args:
         url: the service's API base, ``https://host/api/v1``.
         token: an API key with pay permission (sent as the ``token`` header).
-        agent_identifiers: agent name -> Masumi agent identifier (``"*"``: any agent).
+        agent_identifiers: agent name -> Masumi agent identifier (``"*"``: any agent), for
+            agents whose registry record names none (the request's own comes first).
         network: the payment source's network.
         dynamic_pricing: send the job's price (agents registered with dynamic pricing);
             fixed-price agents are charged their registered price.
+        payment_source_type: the contract family, ``Web3CardanoV1`` or ``Web3CardanoV2``.
+        source_indexes: V2 only (required there, refused for V1): agent name -> the index
+            of the agent's advertised Cardano payment source (``supported_payment_sources``
+            in its registry metadata) that prices and settles its jobs; ``"*"``: any agent.
         timeout: seconds per HTTP request.
         confirm_wait: seconds :meth:`perform` waits for a requested step to confirm before
             it answers "not yet" (the activity retries later; the request is not repeated).
@@ -152,6 +161,8 @@ class MasumiServiceBackend:
         *,
         network: Literal["Preprod", "Mainnet"] = "Preprod",
         dynamic_pricing: bool = False,
+        payment_source_type: Literal["Web3CardanoV1", "Web3CardanoV2"] = "Web3CardanoV1",
+        source_indexes: Mapping[str, int] | None = None,
         timeout: float = 30.0,
         confirm_wait: float = 10.0,
         poll_interval: float = 1.0,
@@ -161,6 +172,13 @@ class MasumiServiceBackend:
         self.agent_identifiers = dict(agent_identifiers)
         self.network = network
         self.dynamic_pricing = dynamic_pricing
+        self.payment_source_type = payment_source_type
+        self.source_indexes = dict(source_indexes or {})
+        if (payment_source_type == "Web3CardanoV2") != bool(self.source_indexes):
+            raise ValueError(
+                "a supported payment source index is required for Web3CardanoV2 and "
+                "forbidden for Web3CardanoV1"
+            )
         self.confirm_wait = confirm_wait
         self.poll_interval = poll_interval
         self._http = httpx.Client(
@@ -176,11 +194,40 @@ class MasumiServiceBackend:
         """Close the HTTP connections."""
         self._http.close()
 
+    def register_webhook(self, url: str, auth_token: str) -> str:
+        """Have the service post payment status changes and errors to ``url``; its id.
+
+        EXTENDED format: the service sends ``Authorization: Bearer <auth_token>``. The
+        service refuses a URL registered twice (409): then the existing registration is
+        found and kept.
+        """
+        body = {
+            "url": url,
+            "authToken": auth_token,
+            "format": "EXTENDED",
+            "Events": list(WEBHOOK_EVENTS),
+            "name": "durasumi",
+        }
+        try:
+            return str(self._call("POST", "/webhooks", body).get("id") or "")
+        except EscrowError as err:
+            if err.kind != ESCROW_CONFLICT:
+                raise
+        for hook in self._call("GET", "/webhooks", params={"limit": 50}).get("Webhooks") or []:
+            if isinstance(hook, dict) and hook.get("url") == url:
+                log.info("webhook %s already registered (%s)", url, hook.get("id"))
+                return str(hook.get("id") or "")
+        return ""
+
     # -- requests ----------------------------------------------------------------------
 
     def create_payment_request(self, req: PaymentRequestInput) -> PaymentRequest:
         """The job's payment request: found again if an earlier attempt made it."""
-        identifier = self.agent_identifiers.get(req.agent) or self.agent_identifiers.get("*")
+        identifier = (
+            req.agent_identifier
+            or self.agent_identifiers.get(req.agent)
+            or self.agent_identifiers.get("*")
+        )
         if not identifier:
             raise EscrowError(
                 ESCROW_UNSUPPORTED,
@@ -201,26 +248,50 @@ class MasumiServiceBackend:
                 "externalDisputeUnlockTime": _iso(req.times.external_dispute_unlock_time),
                 "metadata": tag,
             }
+            body["paymentSourceType"] = self.payment_source_type
+            if self.payment_source_type == "Web3CardanoV2":
+                index = self.source_indexes.get(req.agent, self.source_indexes.get("*"))
+                if index is None:
+                    raise EscrowError(
+                        ESCROW_UNSUPPORTED,
+                        f"no V2 payment source index is configured for agent {req.agent!r}",
+                        retryable=False,
+                    )
+                body["supportedPaymentSourceIndex"] = index
             if self.dynamic_pricing:
-                body["RequestedFunds"] = [{"amount": str(req.price_lovelace), "unit": ""}]
+                ada = (
+                    [{"amount": str(req.price_lovelace), "unit": ""}] if req.price_lovelace else []
+                )
+                body["RequestedFunds"] = ada + [
+                    {"amount": str(a.amount), "unit": a.unit} for a in req.amounts
+                ]
             try:
                 payment = self._call("POST", "/payment", body)
             except _Exists as found:
                 payment = found.obj
             log.info("payment request %s... created for job %s", _bid(payment)[:16], req.job_id)
-        return self._request_of(payment, req)
+        return self._request_of(payment, req, identifier)
 
     def _find(self, tag: str, input_hash: str) -> dict[str, Any] | None:
         """An earlier request for this job among the newest payments (a retried create)."""
         data = self._call(
-            "GET", "/payment", params={"network": self.network, "limit": NEWEST_PAYMENTS}
+            "GET",
+            "/payment",
+            # Without a filter the service lists V1 payments only.
+            params={
+                "network": self.network,
+                "limit": NEWEST_PAYMENTS,
+                "filterPaymentSourceType": self.payment_source_type,
+            },
         )
         for p in data.get("Payments") or []:
             if p.get("metadata") == tag and p.get("inputHash") == input_hash:
                 return dict(p)
         return None
 
-    def _request_of(self, p: dict[str, Any], req: PaymentRequestInput) -> PaymentRequest:
+    def _request_of(
+        self, p: dict[str, Any], req: PaymentRequestInput, agent_identifier: str
+    ) -> PaymentRequest:
         price = _lovelace(p.get("RequestedFunds"))
         if price != req.price_lovelace:
             log.warning(
@@ -250,6 +321,8 @@ class MasumiServiceBackend:
             seller_vkey=str(wallet.get("walletVkey") or ""),
             seller_address=str(wallet.get("walletAddress") or ""),
             script_address=str(source.get("smartContractAddress") or ""),
+            agent_identifier=str(p.get("agentIdentifier") or agent_identifier),
+            amounts=_tokens(p.get("RequestedFunds")) if p.get("RequestedFunds") else req.amounts,
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -391,6 +464,28 @@ class MasumiServiceBackend:
         raise _malformed(f"{where}: unexpected {code} {message}")
 
 
+def parse_source_indexes(text: str) -> dict[str, int]:
+    """``"N"`` (every agent) or ``"agent:N,...,*:N"``, N from 0 to 24 (the service's range).
+
+    Example:
+        >>> parse_source_indexes("0, echo:2")
+        {'*': 0, 'echo': 2}
+    """
+    found: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        agent, sep, number = item.rpartition(":")
+        try:
+            index = int(number)
+        except ValueError:
+            index = -1
+        if not 0 <= index <= 24:
+            raise ValueError(f"{item!r}: a payment source index is a number from 0 to 24")
+        found[agent.strip() if sep else "*"] = index
+    return found
+
+
 def parse_agent_identifiers(text: str) -> dict[str, str]:
     """``"ID"`` (every agent) or ``"agent:ID,...,*:ID"``; ValueError naming a bad entry.
 
@@ -497,6 +592,23 @@ def _lovelace(funds: object) -> int:
         for f in funds
         if isinstance(f, dict) and f.get("unit") in ("", "lovelace")
     )
+
+
+def _tokens(funds: object) -> list[Amount]:
+    """The native-asset amounts of the service's RequestedFunds (lovelace left out)."""
+    if not isinstance(funds, list):
+        return []
+    try:
+        found = [
+            Amount(unit=str(f.get("unit")), amount=int(f.get("amount") or 0))
+            for f in funds
+            if isinstance(f, dict)
+            and f.get("unit") not in ("", "lovelace", None)
+            and int(f.get("amount") or 0) > 0
+        ]
+    except ValueError as err:  # pydantic's ValidationError is one
+        raise _malformed(f"RequestedFunds: {err}") from err
+    return tokens_of(found)
 
 
 def _metadata(req: PaymentRequestInput) -> str:

@@ -3,6 +3,10 @@
 The escrow code speaks to two libraries with different data types: pycardano (inline datums,
 redeemers: ``RawPlutusData`` over CBOR tags) and uplc (the evaluator's ``PlutusData`` AST).
 ``Constr`` and ``PMap`` are the one tree both are made from.
+
+Byte strings longer than 64 bytes are written as indefinite-length strings of 64-byte
+chunks (pycardano's ``ByteString``): the ledger's Plutus data decoder refuses a longer
+definite-length one, although a script evaluated on decoded data would never notice.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from pycardano import (
     ScriptHash,
     VerificationKeyHash,
 )
+from pycardano.serialization import ByteString
 
 __all__ = [
+    "MAX_BYTES_CHUNK",
+    "ChunkedData",
     "Constr",
     "PMap",
     "address_to_data",
@@ -37,6 +44,8 @@ __all__ = [
 
 # uplc decodes and evaluates recursively; the escrow script nests deeper than Python's default.
 RECURSION_LIMIT = 20_000
+# the longest byte string Plutus data may hold in one piece (longer ones are chunked)
+MAX_BYTES_CHUNK = 64
 
 
 def deep_recursion() -> None:
@@ -62,8 +71,8 @@ class Constr:
         return cbor2.CBORTag(102, [self.tag, values])
 
     def raw(self) -> RawPlutusData:
-        """As pycardano datum/redeemer data."""
-        return RawPlutusData(self.primitive())
+        """As pycardano datum/redeemer data (long byte strings chunked)."""
+        return ChunkedData(self.primitive())
 
     @staticmethod
     def parse(data: Any) -> Constr:
@@ -92,6 +101,22 @@ class Constr:
         return to_primitive(value)
 
 
+class ChunkedData(RawPlutusData):
+    """pycardano's raw Plutus data that keeps its long byte strings chunked.
+
+    pycardano copies outputs while it builds (``deepcopy``), and its data's copy is a
+    CBOR round trip, which joins every chunked byte string; this class writes them
+    chunked again whenever it is encoded, so no copy loses the chunking.
+    """
+
+    def to_primitive(self) -> Any:
+        """CBOR primitives with byte strings over 64 bytes as pycardano ``ByteString``."""
+        return RawPlutusData(to_primitive(self.data)).to_primitive()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChunkedData:
+        return ChunkedData(to_primitive(self.data))
+
+
 @dataclass(frozen=True)
 class PMap:
     """A Plutus map as ordered pairs (keys may be constructors, which are not hashable)."""
@@ -100,6 +125,8 @@ class PMap:
 
 
 def _unwrap(value: Any) -> Any:
+    if isinstance(value, ByteString):
+        return value.value
     if isinstance(value, cbor2.CBORTag):
         return Constr.parse(value)
     if isinstance(value, (list, tuple, IndefiniteList, FrozenList)):
@@ -113,12 +140,20 @@ def to_primitive(value: Any) -> Any:
         return value.primitive()
     if isinstance(value, (bool,)):
         raise TypeError("booleans are not Plutus data")
-    if isinstance(value, (int, bytes, cbor2.CBORTag)):
+    if isinstance(value, bytes):
+        return ByteString(value) if len(value) > MAX_BYTES_CHUNK else value
+    if isinstance(value, ByteString):
+        return value if len(value.value) > MAX_BYTES_CHUNK else value.value
+    if isinstance(value, int):
         return value
+    if isinstance(value, cbor2.CBORTag):
+        return cbor2.CBORTag(value.tag, to_primitive(value.value))
+    if isinstance(value, dict):
+        return {_hashable(to_primitive(k)): to_primitive(v) for k, v in value.items()}
     if isinstance(value, RawPlutusData):
-        return value.data
+        return to_primitive(value.data)
     if isinstance(value, PlutusData):
-        return value.to_primitive()
+        return to_primitive(value.to_primitive())
     if isinstance(value, (list, tuple, IndefiniteList, FrozenList)):
         return [to_primitive(v) for v in value]
     if isinstance(value, PMap):
@@ -144,6 +179,8 @@ def to_uplc(value: Any) -> u.PlutusData:
         return u.PlutusInteger(value)
     if isinstance(value, bytes):
         return u.PlutusByteString(value)
+    if isinstance(value, ByteString):
+        return u.PlutusByteString(value.value)
     if isinstance(value, (list, tuple, IndefiniteList, FrozenList)):
         return u.PlutusList(FrozenList([to_uplc(v) for v in value]))
     if isinstance(value, PMap):
@@ -158,6 +195,8 @@ def to_uplc(value: Any) -> u.PlutusData:
 
 
 def _lists(value: Any) -> Any:
+    if isinstance(value, ByteString):
+        return value.value
     if isinstance(value, cbor2.CBORTag):
         return cbor2.CBORTag(value.tag, _lists(value.value))
     if isinstance(value, (list, tuple, IndefiniteList, FrozenList)):

@@ -24,6 +24,7 @@ from pycardano import (
     ScriptHash,
     plutus_script_hash,
 )
+from pycardano.serialization import default_encoder
 
 from durasumi.activities.escrow.plutus import (
     Constr,
@@ -224,7 +225,7 @@ def compiled_script() -> PlutusV3Script:
 
 def applied_script(params: EscrowParams) -> PlutusV3Script:
     """The script with a deployment's parameters applied."""
-    key = cbor2.dumps(to_primitive(params.as_data()))
+    key = cbor2.dumps(to_primitive(params.as_data()), default=default_encoder)
     if key not in _APPLIED:
         deep_recursion()
         program = uplc.unflatten(bytes(compiled_script()))

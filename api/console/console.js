@@ -70,6 +70,18 @@
     return `${whole} ADA`;
   }
 
+  // lovelace plus native-asset amounts ({unit: policy id + asset name hex, amount})
+  function price(lovelace, amounts) {
+    const tokens = (amounts || []).map((a) => {
+      const hex = a.unit.slice(56);
+      const name = (hex.match(/../g) || []).map((b) => String.fromCharCode(parseInt(b, 16)));
+      const label = /^[\x20-\x7e]+$/.test(name.join("")) ? name.join("") : a.unit;
+      return `${a.amount} ${label}`;
+    });
+    if (!tokens.length) return ada(lovelace);
+    return (lovelace ? [ada(lovelace), ...tokens] : tokens).join(", ");
+  }
+
   function randomHex(chars) {
     const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(chars / 2)));
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, chars);
@@ -887,7 +899,7 @@
         payment.replaceChildren(h("h2", {}, "Escrow"), h("dl", { class: "facts" },
           h("dt", {}, "State"),
           h("dd", { id: "escrow-state" }, h("span", { class: "badge" }, escrow.state)),
-          h("dt", {}, "Price"), h("dd", {}, ada(escrow.price_lovelace)),
+          h("dt", {}, "Price"), h("dd", {}, price(escrow.price_lovelace, escrow.amounts)),
           h("dt", {}, "Blockchain id"),
           h("dd", { class: "mono clip", title: escrow.blockchain_identifier },
             escrow.blockchain_identifier),

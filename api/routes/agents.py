@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.api.deps import CurrentPrincipal, ServicesDep, agent_or_404, require_roles
-from durasumi.api.schemas import AgentIn, AgentOut
+from durasumi.api.schemas import ADA_SUPPLY_LOVELACE, AgentIn, AgentOut
 from durasumi.api.strict_json import StrictJsonRoute
 from durasumi.client.availability import Availability, availability
+from durasumi.client.remote_agents import (
+    RemoteAgentError,
+    check_header,
+    input_form_of,
+    remote_url_problem,
+)
 from durasumi.db.keys import Role
 from durasumi.db.registry import AgentRecord
+from durasumi.workflows.escrow_models import split_price
 from durasumi.workflows.forms import Form
 
 router = APIRouter(prefix="/agents", tags=["agents"], route_class=StrictJsonRoute)
@@ -37,9 +46,12 @@ async def _out(services: ServicesDep, record: AgentRecord) -> AgentOut:
         vendor=record.vendor,
         task_queue=record.task_queue,
         price_lovelace=record.price_lovelace,
+        price_amounts=record.price_amounts,
         input_schema=form.to_input_schema() if form else {"input_data": []},
         available=now.available,
         unavailable_reason=now.reason,
+        remote=bool(record.remote_url),
+        agent_identifier=record.agent_identifier,
     )
 
 
@@ -85,12 +97,40 @@ async def register_agent(
     # Only what the request names changes: a worker's registration keeps the vendor's price.
     base = existing.model_dump(exclude={"registered_at", "updated_at"}) if existing else {}
     fields = base | body.model_dump(exclude_unset=True) | {"vendor": vendor}
-    fields["task_queue"] = fields.get("task_queue") or services.settings.agent_task_queue(body.name)
+    if body.price_amounts is not None:
+        fields["price_lovelace"] = _priced(body)
+    elif "price_lovelace" in body.model_fields_set:  # a price in lovelace alone again
+        fields["price_amounts"] = None
+    if body.remote_url is not None:
+        fields |= await _remote_fields(services, body)
+    elif fields.get("remote_url") and body.task_queue is None:
+        fields["task_queue"] = services.settings.platform_task_queue  # still remote
+    else:  # a native agent (a worker registering an agent that was remote makes it native)
+        fields |= {"remote_url": None, "remote_headers": None}
+        fields["task_queue"] = fields.get("task_queue") or services.settings.agent_task_queue(
+            body.name
+        )
+        _check_queue(services, body.name, fields["task_queue"], vendor)
     fields["workflow_type"] = fields.get("workflow_type") or body.name
-    _check_queue(services, body.name, fields["task_queue"], vendor)
     record = services.registry.upsert(AgentRecord(**fields))
     services.cache.forget(f"agent:{record.name}")
     return await _out(services, record)
+
+
+def _priced(body: AgentIn) -> int:
+    """The lovelace of a price given in units; 422 if price_lovelace says otherwise."""
+    lovelace, _tokens = split_price(0, body.price_amounts)
+    if "price_lovelace" in body.model_fields_set and body.price_lovelace != lovelace:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"price_lovelace ({body.price_lovelace}) differs from the lovelace in "
+            f"price_amounts ({lovelace}): give the price once, in price_amounts",
+        )
+    if lovelace > ADA_SUPPLY_LOVELACE:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "price_amounts: more lovelace than ADA exists"
+        )
+    return lovelace
 
 
 def _check_queue(services: ServicesDep, name: str, queue: str, vendor: str) -> None:
@@ -111,3 +151,37 @@ def _check_queue(services: ServicesDep, name: str, queue: str, vendor: str) -> N
                 status.HTTP_409_CONFLICT,
                 f"task queue {queue!r} is taken by agent {other.name!r} of another vendor",
             )
+
+
+async def _remote_fields(services: ServicesDep, body: AgentIn) -> dict[str, Any]:
+    """A remote agent's registry fields: its input form read from its /input_schema now.
+
+    Its jobs run on the platform's own queue, where the platform worker drives them
+    (workflows/remote.py).
+    """
+    url = str(body.remote_url)
+    problem = remote_url_problem(url)
+    headers = dict(body.remote_headers or {})
+    for name, value in headers.items():
+        try:
+            check_header(name, value)
+        except ValueError as err:
+            problem = problem or str(err)
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    if body.task_queue is not None or body.input_form is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a remote agent's task_queue and input_form are the platform's: leave them out",
+        )
+    try:
+        form = await input_form_of(url, headers, name=body.name)
+    except RemoteAgentError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
+    return {
+        "remote_url": url.rstrip("/"),
+        "remote_headers": headers,
+        "input_form": form.model_dump(mode="json"),
+        "task_queue": services.settings.platform_task_queue,
+        "worker_problem": None,
+    }

@@ -43,9 +43,16 @@ from durasumi.client import jobs
 from durasumi.client.availability import availability as agent_availability
 from durasumi.db.keys import Role
 from durasumi.db.registry import AgentRecord
-from durasumi.workflows.escrow_models import EscrowTerms
+from durasumi.workflows.escrow_models import EscrowTerms, split_price
 from durasumi.workflows.forms import Form
-from durasumi.workflows.ids import canonical_json, input_hash, result_text
+from durasumi.workflows.ids import (
+    ResultHashRule,
+    canonical_json,
+    dev_agent_identifier,
+    input_hash,
+    parse_result_hash_rules,
+    result_text,
+)
 from durasumi.workflows.models import JobStatus, JobView, PaymentPlan, Submission
 from durasumi.workflows.terms import EscrowWindows, terms_for
 
@@ -89,13 +96,13 @@ async def start_job(
             "identifier_from_purchaser must be 14 to 26 hexadecimal characters",
         )
     record = agent_or_404(services, agent)
-    if record.price_lovelace > 0:
+    if record.price_lovelace > 0 or record.price_amounts:
         return await _start_paid(record, body, services, principal)
     terms = terms_for(
         now_ms=int(time.time() * 1000),
         windows=EscrowWindows(),
         blockchain_identifier=f"free-{secrets.token_hex(16)}",
-        agent_identifier=record.name,
+        agent_identifier=record.agent_identifier or record.name,
         seller_vkey=services.signer.public_key_hex(record.name),
     )
     started = await jobs.start_job(
@@ -106,6 +113,7 @@ async def start_job(
         platform_task_queue=services.settings.platform_task_queue,
         buyer=principal.owner,
         terms=terms,
+        payment=PaymentPlan(result_hash_rule=_result_hash_rule(services, record.name)),
     )
     current = status_id(started.job_id, JobStatus.AWAITING_PAYMENT)
     if not started.created:  # the same request again: answer the first job's terms
@@ -130,11 +138,22 @@ async def _start_paid(
     record: AgentRecord, body: StartJobIn, services: ServicesDep, principal: CurrentPrincipal
 ) -> StartJobOut:
     """Start (or find) a paid job and answer its escrow payment request (module docstring)."""
+    lovelace, tokens = split_price(record.price_lovelace, record.price_amounts)
     if services.settings.escrow_backend == "off":
+        ada = [f"{lovelace} lovelace"] if lovelace else []
+        price = ", ".join(ada + [f"{a.amount} {a.unit}" for a in tokens])
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"agent {record.name!r} costs {record.price_lovelace} lovelace but this platform "
+            f"agent {record.name!r} costs {price} but this platform "
             "takes no payments: its escrow is off (DURASUMI_ESCROW_BACKEND)",
+        )
+    agent_identifier = _agent_identifier(record, services)
+    direct = services.settings.escrow_backend in ("offline", "blockfrost")
+    if direct and len(body.identifier_from_purchaser) % 2:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "identifier_from_purchaser must have an even number of hex characters for a paid "
+            "agent: it becomes the escrow datum's buyer nonce (bytes)",
         )
     try:
         paid = await jobs.start_paid_job(
@@ -148,9 +167,12 @@ async def _start_paid(
                 mode="escrow",
                 escrow=EscrowTerms(
                     **services.settings.escrow_window_minutes().model_dump(),
-                    price_lovelace=record.price_lovelace,
+                    price_lovelace=lovelace,
+                    amounts=tokens,
                     watch_seconds=WATCH_SECONDS,
+                    agent_identifier=agent_identifier,
                 ),
+                result_hash_rule=_result_hash_rule(services, record.name),
             ),
             timeout=PAYMENT_REQUEST_WAIT,
         )
@@ -175,11 +197,38 @@ async def _start_paid(
         submitResultTime=escrow.times.submit_result_time,
         unlockTime=escrow.times.unlock_time,
         externalDisputeUnlockTime=escrow.times.external_dispute_unlock_time,
-        agentIdentifier=record.name,
+        agentIdentifier=escrow.agent_identifier or agent_identifier,
         sellerVKey=escrow.seller_vkey,
         identifierFromPurchaser=body.identifier_from_purchaser,
         input_hash=paid.input_hash,
     )
+
+
+def _agent_identifier(record: AgentRecord, services: ServicesDep) -> str:
+    """The agent's Masumi registry identifier, made up in dev mode; 409 where there is none.
+
+    With the Masumi service backend, DURASUMI_MASUMI_AGENT_IDENTIFIER may name it instead
+    (the backend resolves it, and answers it in the payment request).
+    """
+    if record.agent_identifier:
+        return record.agent_identifier
+    backend = services.settings.escrow_backend
+    if backend == "offline":
+        return dev_agent_identifier(record.name)
+    if backend == "masumi" and services.settings.masumi_agent_identifier:
+        return ""
+    raise HTTPException(
+        status.HTTP_409_CONFLICT,
+        f"agent {record.name!r} is paid but has no Masumi agent identifier (its registry "
+        "asset: policy id + asset name, hex); its vendor sets it with POST /agents "
+        "(agent_identifier)",
+    )
+
+
+def _result_hash_rule(services: ServicesDep, agent: str) -> ResultHashRule:
+    """The MIP-004 result hash rule for ``agent`` (DURASUMI_RESULT_HASH_RULES)."""
+    rules = parse_result_hash_rules(services.settings.result_hash_rules)
+    return rules.get(agent) or rules.get("*") or ResultHashRule.ESCAPED
 
 
 @router.get("/status", response_model=StatusOut, response_model_exclude_none=True)
@@ -221,12 +270,13 @@ async def provide_input(
     for group in (body.input_groups or {}).values():
         values.update(group)
     with job_still_open(view.job_id):
-        await jobs.submit_form(
+        accepted = await jobs.submit_form(
             services.client,
             view.job_id,
             Submission(request_id=pending.request_id, values=values, submitted_by=principal.owner),
         )
-    digest = input_hash(view.identifier_from_purchaser, values)
+    # The values the job took (cleaned by the form), the input hash the job records.
+    digest = input_hash(view.identifier_from_purchaser, accepted.values)
     message = canonical_json({"input_hash": digest, "status": "success"}).encode()
     return ProvideInputOut(input_hash=digest, signature=services.signer.sign(agent, message))
 

@@ -191,6 +191,8 @@ def validator(
     now = upper_time(tx.validity_range)
     state = d.state
     redeemer: Action = context.redeemer
+    # the real V1 validator decodes its redeemer strictly: a known constructor, no fields
+    check_integrity(redeemer)
     signers = tx.signatories
     if isinstance(redeemer, Withdraw):
         assert signed_by(signers, d.seller), "seller signature required"

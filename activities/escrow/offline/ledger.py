@@ -9,6 +9,12 @@ scripts); key witnesses (Ed25519 over the body hash) for every spent key input,
 collateral input and required signer; collateral; the script data hash; and every spend
 of a script through the Plutus V3 evaluator, within the budget its redeemer declares.
 
+Hashes are taken over the bytes as submitted, like a node: the transaction id is the hash
+of the body's bytes, the script data hash covers the witness set's redeemer and datum
+bytes, never pycardano's re-encoding of them (which differs for transactions other tools
+build: indefinite arrays, chunked byte strings, sets without tag 258). Plutus data byte
+strings over 64 bytes must be chunked, or the transaction is refused as a node refuses it.
+
 Time is explicit: every call names the instant (POSIX ms) it happens at, so each job's
 transactions follow that job's workflow clock (time-skipping tests give every workflow its
 own virtual clock). :meth:`Ledger.at` gives a pycardano ``ChainContext`` fixed at one instant.
@@ -23,6 +29,7 @@ it stands for the real time a platform waits on a real chain.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cbor2
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from pycardano import (
@@ -42,11 +50,19 @@ from pycardano import (
     CostModels,
     ExecutionUnits,
     GenesisParameters,
+    InvalidBefore,
+    InvalidHereAfter,
+    NativeScript,
     Network,
     PlutusV3Script,
     ProtocolParameters,
+    RawPlutusData,
     RedeemerTag,
+    ScriptAll,
+    ScriptAny,
     ScriptHash,
+    ScriptNofK,
+    ScriptPubkey,
     Transaction,
     TransactionId,
     TransactionInput,
@@ -55,10 +71,18 @@ from pycardano import (
     Value,
     VerificationKeyHash,
     plutus_script_hash,
+    script_hash,
 )
+from pycardano.serialization import default_encoder
 from pycardano.utils import fee as min_fee
-from pycardano.utils import min_lovelace_post_alonzo, script_data_hash
+from pycardano.utils import min_lovelace_post_alonzo
 
+from durasumi.activities.escrow.offline.cbor_raw import (
+    CborError,
+    array_items,
+    map_items,
+    unchunked_data_bytes,
+)
 from durasumi.activities.escrow.offline.evaluate import evaluate
 from durasumi.activities.escrow.offline.params import (
     SLOT_LENGTH_MS,
@@ -71,9 +95,9 @@ from durasumi.activities.escrow.offline.script_context import (
     script_context,
     sorted_inputs,
 )
-from durasumi.activities.escrow.plutus import Constr
+from durasumi.activities.escrow.plutus import ChunkedData, Constr, to_primitive
 
-__all__ = ["Ledger", "LedgerError", "LedgerView", "TxRecord"]
+__all__ = ["Ledger", "LedgerError", "LedgerView", "Received", "TxRecord", "receive"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +116,45 @@ class LedgerError(Exception):
 
 # phase 2's outcome: each redeemer with the (mem, steps) its script used, or why it failed
 _Runs = list[tuple[Any, tuple[int, int]]] | LedgerError
+WITNESS_DATUMS, WITNESS_REDEEMERS = 4, 5  # witness set keys
+
+
+@dataclass(frozen=True)
+class Received:
+    """A submitted transaction: decoded, plus the hashes a node takes over its raw bytes."""
+
+    tx: Transaction
+    raw: bytes
+    tx_id: TransactionId
+    redeemers_raw: bytes  # b"" when absent
+    datums_raw: bytes
+
+
+def receive(cbor: bytes | str) -> Received:
+    """Decode a transaction and keep what must be hashed as submitted; LedgerError if malformed."""
+    raw = bytes.fromhex(cbor) if isinstance(cbor, str) else cbor
+    try:
+        tx = _transaction(raw)
+        parts = array_items(raw)
+        if len(parts) != 4:
+            raise CborError(f"a transaction has 4 parts, not {len(parts)}")
+        witnesses = {k: v for k, v in map_items(parts[1])}
+        long = unchunked_data_bytes(raw)
+    except Exception as err:
+        raise LedgerError("DeserialiseFailure", str(err)) from err
+    if long:
+        raise LedgerError(
+            "DeserialiseFailure",
+            f"Plutus data holds a byte string of {long[0]} bytes in one piece (64 at most; "
+            "longer ones must be chunked)",
+        )
+    return Received(
+        tx=tx,
+        raw=raw,
+        tx_id=TransactionId(hashlib.blake2b(parts[0], digest_size=32).digest()),
+        redeemers_raw=witnesses.get(bytes([WITNESS_REDEEMERS]), b""),
+        datums_raw=witnesses.get(bytes([WITNESS_DATUMS]), b""),
+    )
 
 
 @dataclass
@@ -187,9 +250,18 @@ class Ledger:
         with self._locked(shared=True):
             return self._utxos.get(i)
 
+    def output_ever(self, output_ref: str) -> TransactionOutput | None:
+        """An output ever created ("txid#ix"), spent or not."""
+        with self._locked(shared=True):
+            return self._outputs.get(parse_ref(output_ref))
+
     def balance(self, address: Address | str) -> int:
         """Lovelace held at ``address``."""
         return sum(u.output.amount.coin for u in self.utxos(address))
+
+    def value_at(self, address: Address | str) -> Value:
+        """Everything held at ``address``: lovelace and native assets."""
+        return sum((u.output.amount for u in self.utxos(address)), Value(0))
 
     def total_lovelace(self) -> int:
         """Lovelace in all unspent outputs."""
@@ -254,24 +326,31 @@ class Ledger:
 
     # -- writing -----------------------------------------------------------------------
 
-    def fund(self, address: Address, lovelace: int, *, script: PlutusV3Script | None = None) -> str:
-        """Create an output from nothing (genesis funds); returns its reference."""
+    def fund(
+        self, address: Address, lovelace: int | Value, *, script: PlutusV3Script | None = None
+    ) -> str:
+        """Create an output from nothing (genesis funds); returns its reference.
+
+        Native assets come into being by minting (a transaction with a policy's witness),
+        not here: ``lovelace`` may carry them only for tests of the ledger itself.
+        """
+        value = lovelace if isinstance(lovelace, Value) else Value(lovelace)
         with self._locked():
             i = TransactionInput(GENESIS_TX, self._funded_outputs)
             self._funded_outputs += 1
-            self._utxos[i] = TransactionOutput(address, Value(lovelace), script=script)
+            self._utxos[i] = TransactionOutput(address, value, script=script)
             self._index_output(i, self._utxos[i])
-            self._funded += lovelace
+            self._funded += value.coin
             self._save()
             return ref(i)
 
     def evaluate(self, cbor: bytes | str, now_ms: int) -> dict[str, ExecutionUnits]:
         """Execution units of every redeemer, with the maximum budget (phase 2 only)."""
-        tx = _decode(cbor)
-        runs = self._scripted(tx, now_ms, enforce=False)
+        rx = receive(cbor)
+        runs = self._scripted(rx, now_ms, enforce=False)
         if runs is None:
             with self._locked(shared=True):
-                runs = list(self._run_scripts(tx, now_ms, enforce=False, utxos=self._utxos))
+                runs = list(self._run_scripts(rx, now_ms, enforce=False, utxos=self._utxos))
         if isinstance(runs, LedgerError):
             raise runs
         units: dict[str, ExecutionUnits] = {}
@@ -281,17 +360,17 @@ class Ledger:
 
     def submit(self, cbor: bytes | str, now_ms: int) -> str:
         """Validate and apply a transaction at ``now_ms``; LedgerError if refused."""
-        tx = _decode(cbor)
-        raw = bytes.fromhex(cbor) if isinstance(cbor, str) else cbor
-        scripted = self._scripted(tx, now_ms, enforce=True)
+        rx = receive(cbor)
+        scripted = self._scripted(rx, now_ms, enforce=True)
         with self._locked():
-            record = self._validate(tx, len(raw), now_ms, scripted)
-            body = tx.transaction_body
+            record = self._validate(rx, now_ms, scripted)
+            body = rx.tx.transaction_body
             for i in body.inputs:
                 del self._utxos[i]
             for index, out in enumerate(body.outputs):
-                self._utxos[TransactionInput(tx.id, index)] = out
-                self._index_output(TransactionInput(tx.id, index), out)
+                created = TransactionInput(rx.tx_id, index)
+                self._utxos[created] = _chunked(out)
+                self._index_output(created, self._utxos[created])
             self._index_record(record)
             self._save()
         log.info("ledger accepted %s at slot %d", record.tx_id, record.slot)
@@ -309,7 +388,7 @@ class Ledger:
 
     # -- validation --------------------------------------------------------------------
 
-    def _scripted(self, tx: Transaction, now_ms: int, *, enforce: bool) -> _Runs | None:
+    def _scripted(self, rx: Received, now_ms: int, *, enforce: bool) -> _Runs | None:
         """Phase 2 on a snapshot of the outputs ``tx`` spends or references, unlocked.
 
         A script's verdict depends only on the transaction, those outputs (immutable once
@@ -317,20 +396,19 @@ class Ledger:
         readers are not kept waiting; phase 1 checks under the lock that the outputs are
         still unspent. None when an input is missing now (phase 1 will say why).
         """
-        body = tx.transaction_body
+        body = rx.tx.transaction_body
         wanted = [*body.inputs, *(body.reference_inputs or [])]
         with self._locked(shared=True):
             if any(i not in self._utxos for i in wanted):
                 return None
             utxos = {i: self._utxos[i] for i in wanted}
         try:
-            return list(self._run_scripts(tx, now_ms, enforce=enforce, utxos=utxos))
+            return list(self._run_scripts(rx, now_ms, enforce=enforce, utxos=utxos))
         except LedgerError as err:
             return err
 
-    def _validate(
-        self, tx: Transaction, size: int, now_ms: int, scripted: _Runs | None = None
-    ) -> TxRecord:
+    def _validate(self, rx: Received, now_ms: int, scripted: _Runs | None = None) -> TxRecord:
+        tx, size = rx.tx, len(rx.raw)
         body = tx.transaction_body
         pp = self.params
         slot = self.slot_of(now_ms)
@@ -362,7 +440,7 @@ class Ledger:
         produced = sum((o.amount for o in body.outputs), Value(body.fee))
         if consumed != produced:
             raise LedgerError("ValueNotConserved", f"consumed {consumed} != produced {produced}")
-        signed = self._check_witnesses(tx)
+        signed = self._check_witnesses(rx)
         required = {
             self._utxos[i].address.payment_part
             for i in [*spent, *(body.collateral or [])]
@@ -371,8 +449,9 @@ class Ledger:
         missing = [k.payload.hex() for k in required if k not in signed]
         if missing:
             raise LedgerError("MissingVKeyWitnesses", f"no signature from {', '.join(missing)}")
+        self._check_mint(tx, signed)
         if scripted is None:  # no snapshot: phase 2 here, under the lock
-            scripted = list(self._run_scripts(tx, now_ms, enforce=True, utxos=self._utxos))
+            scripted = list(self._run_scripts(rx, now_ms, enforce=True, utxos=self._utxos))
         if isinstance(scripted, LedgerError):
             raise scripted
         runs = scripted
@@ -395,14 +474,14 @@ class Ledger:
             raise LedgerError("FeeTooSmall", f"fee {body.fee} < minimum {needed}")
         if runs:
             self._check_collateral(tx)
-            self._check_script_data_hash(tx)
+            self._check_script_data_hash(rx)
         return TxRecord(
-            tx_id=tx.id.payload.hex(),
+            tx_id=rx.tx_id.payload.hex(),
             time_ms=now_ms,
             slot=slot,
             fee=body.fee,
             spent=[ref(i) for i in sorted_inputs(spent)],
-            created=[ref(TransactionInput(tx.id, n)) for n in range(len(body.outputs))],
+            created=[ref(TransactionInput(rx.tx_id, n)) for n in range(len(body.outputs))],
             redeemers={
                 ref(sorted_inputs(spent)[r.index]): Constr.parse(r.data).tag for r, _ in runs
             },
@@ -412,16 +491,33 @@ class Ledger:
             accepted_ms=_wall_ms() if self.block_ms else 0,
         )
 
-    def _check_witnesses(self, tx: Transaction) -> set[VerificationKeyHash]:
+    def _check_witnesses(self, rx: Received) -> set[VerificationKeyHash]:
         signed: set[VerificationKeyHash] = set()
-        message = tx.id.payload
-        for w in tx.transaction_witness_set.vkey_witnesses or []:
+        message = rx.tx_id.payload  # the hash of the body as submitted
+        for w in rx.tx.transaction_witness_set.vkey_witnesses or []:
             try:
                 VerifyKey(w.vkey.payload[:32]).verify(message, w.signature)
             except (BadSignatureError, ValueError) as err:
                 raise LedgerError("InvalidWitness", f"bad signature: {err}") from err
             signed.add(w.vkey.hash())
         return signed
+
+    def _check_mint(self, tx: Transaction, signed: set[VerificationKeyHash]) -> None:
+        """Every minted (or burnt) policy is a native script in the witnesses, and it holds."""
+        body = tx.transaction_body
+        if not body.mint:
+            return
+        scripts = {script_hash(s): s for s in tx.transaction_witness_set.native_scripts or []}
+        for policy in body.mint:
+            native = scripts.get(policy)
+            if native is None:
+                raise LedgerError(
+                    "MissingScriptWitnessesUTXOW", f"no native script for policy {policy}"
+                )
+            if not _native_holds(native, signed, body.validity_start, body.ttl):
+                raise LedgerError(
+                    "ScriptWitnessNotValidatingUTXOW", f"the policy {policy} does not allow it"
+                )
 
     def _check_collateral(self, tx: Transaction) -> None:
         body = tx.transaction_body
@@ -444,15 +540,15 @@ class Ledger:
         if body.total_collateral is not None and body.total_collateral != total.coin:
             raise LedgerError("IncorrectTotalCollateralField", "total collateral mismatch")
 
-    def _check_script_data_hash(self, tx: Transaction) -> None:
-        ws = tx.transaction_witness_set
-        redeemers = ws.redeemer
-        expected = script_data_hash(
-            redeemers,  # type: ignore[arg-type]
-            ws.plutus_data or [],  # type: ignore[arg-type]
-            CostModels({2: self.params.cost_models.get("PlutusV3", {})}),
+    def _check_script_data_hash(self, rx: Received) -> None:
+        # redeemers and datums as submitted, then the language view of Plutus V3
+        views = cbor2.dumps(
+            CostModels({2: self.params.cost_models.get("PlutusV3", {})}), default=default_encoder
         )
-        if tx.transaction_body.script_data_hash != expected:
+        preimage = rx.redeemers_raw + rx.datums_raw + views
+        expected = hashlib.blake2b(preimage, digest_size=32).digest()
+        found = rx.tx.transaction_body.script_data_hash
+        if found is None or found.payload != expected:
             raise LedgerError("PPViewHashesDontMatch", "script data hash does not match")
 
     def _scripts(self, tx: Transaction, utxos: _UTxOs) -> dict[ScriptHash, PlutusV3Script]:
@@ -467,8 +563,9 @@ class Ledger:
         return found
 
     def _run_scripts(
-        self, tx: Transaction, now_ms: int, *, enforce: bool, utxos: _UTxOs
+        self, rx: Received, now_ms: int, *, enforce: bool, utxos: _UTxOs
     ) -> Iterator[tuple[Any, tuple[int, int]]]:
+        tx = rx.tx
         body = tx.transaction_body
         inputs = sorted_inputs(list(body.inputs))
         for i in [*inputs, *(body.reference_inputs or [])]:
@@ -490,7 +587,7 @@ class Ledger:
             if utxos[i].datum is None:
                 raise LedgerError("UnspendableUTxONoDatumHash", f"{ref(i)} has no inline datum")
             used += 1
-            context = script_context(tx, utxos.__getitem__, r, self.posix_of)
+            context = script_context(tx, utxos.__getitem__, r, self.posix_of, tx_id=rx.tx_id)
             budget = r.ex_units if enforce else None
             mem = budget.mem if budget else self.params.max_tx_ex_mem
             steps = budget.steps if budget else self.params.max_tx_ex_steps
@@ -536,7 +633,8 @@ class Ledger:
         self._outputs, self._by_address, self._log, self._spent_by = {}, {}, [], {}
         self._by_id = {}
         for k, v in state["outputs"].items():
-            self._index_output(parse_ref(k), TransactionOutput.from_cbor(bytes.fromhex(v)))
+            out = _chunked(TransactionOutput.from_cbor(bytes.fromhex(v)))
+            self._index_output(parse_ref(k), out)
         self._utxos = {parse_ref(k): self._outputs[parse_ref(k)] for k in state["unspent"]}
         for r in state["log"]:
             self._index_record(TxRecord(**r))
@@ -567,12 +665,57 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _decode(cbor: bytes | str) -> Transaction:
-    raw = bytes.fromhex(cbor) if isinstance(cbor, str) else cbor
+def _transaction(raw: bytes) -> Transaction:
+    """The decoded ``raw``, also where pycardano's decoder chokes on indefinite arrays.
+
+    pycardano reads an indefinite-length array as a frozen list, which its set types
+    (inputs, witnesses) refuse; the values are the same, so they are handed over as lists.
+    """
     try:
         return Transaction.from_cbor(raw)
-    except Exception as err:
-        raise LedgerError("DeserialiseFailure", str(err)) from err
+    except Exception:  # retried with plain lists; a real problem fails again
+        return Transaction.from_primitive(_plain_lists(cbor2.loads(raw)))
+
+
+def _plain_lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):  # FrozenList and IndefiniteFrozenList are lists
+        return [_plain_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_lists(v) for k, v in value.items()}
+    if isinstance(value, cbor2.CBORTag) and not (121 <= value.tag <= 1400 or value.tag == 102):
+        return cbor2.CBORTag(value.tag, _plain_lists(value.value))
+    return value
+
+
+def _native_holds(
+    script: NativeScript, signed: set[VerificationKeyHash], start: int | None, ttl: int | None
+) -> bool:
+    """A native script's verdict: signatures and the validity interval (timelocks)."""
+    if isinstance(script, ScriptPubkey):
+        return script.key_hash in signed
+    if isinstance(script, ScriptAll):
+        return all(_native_holds(s, signed, start, ttl) for s in script.native_scripts)
+    if isinstance(script, ScriptAny):
+        return any(_native_holds(s, signed, start, ttl) for s in script.native_scripts)
+    if isinstance(script, ScriptNofK):
+        held = sum(_native_holds(s, signed, start, ttl) for s in script.native_scripts)
+        return held >= script.n
+    if isinstance(script, InvalidBefore):
+        return start is not None and start >= script.before
+    if isinstance(script, InvalidHereAfter):
+        return ttl is not None and ttl <= script.after
+    return False
+
+
+def _chunked(out: TransactionOutput) -> TransactionOutput:
+    """``out`` with its inline datum written as submitted: long byte strings chunked.
+
+    Decoding joins a chunked byte string; kept that way, the output would re-encode with
+    one long piece (in the persisted ledger, in what the loopback Blockfrost serves).
+    """
+    if isinstance(out.datum, RawPlutusData):
+        out.datum = ChunkedData(to_primitive(out.datum.data))
+    return out
 
 
 class LedgerView(ChainContext):

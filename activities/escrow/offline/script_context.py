@@ -16,6 +16,7 @@ from pycardano import (
     Redeemer,
     RedeemerTag,
     Transaction,
+    TransactionId,
     TransactionInput,
     TransactionOutput,
     Value,
@@ -109,8 +110,14 @@ def script_context(
     resolve: Callable[[TransactionInput], TransactionOutput],
     redeemer: Redeemer,
     slot_to_posix: Callable[[int], int],
+    *,
+    tx_id: TransactionId | None = None,
 ) -> Constr:
-    """The ScriptContext handed to the script that ``redeemer`` (a spend) unlocks."""
+    """The ScriptContext handed to the script that ``redeemer`` (a spend) unlocks.
+
+    ``tx_id``: the transaction's id as the ledger took it (the hash of the body bytes as
+    submitted); pycardano's re-encoding is hashed when it is not given.
+    """
     body = tx.transaction_body
     inputs = sorted_inputs(list(body.inputs))
     refs = sorted_inputs(list(body.reference_inputs or []))
@@ -152,7 +159,7 @@ def script_context(
             signers,
             purposes,
             datums,
-            tx.id.payload,
+            (tx_id or tx.id).payload,
             PMap([]),
             [],
             NOTHING,

@@ -20,7 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("agents", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("agent_identifier", sqlmodel.sql.sqltypes.AutoString(length=184), nullable=True)
+            sa.Column(
+                "agent_identifier", sqlmodel.sql.sqltypes.AutoString(length=184), nullable=True
+            )
         )
         batch_op.add_column(sa.Column("price_amounts", sa.JSON(), nullable=True))
         batch_op.add_column(

@@ -1,0 +1,36 @@
+"""Agents that would outlive one workflow run: a tight emit loop and a long conversation."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from durasumi import AgentRunInput, AgentWorkflow, Field, Form
+
+
+@workflow.defn(name="chatter")
+class Chatter(AgentWorkflow):
+    """Emits ``events`` progress events in a loop, then returns how many."""
+
+    @workflow.run
+    async def run(self, job: AgentRunInput) -> dict[str, int]:
+        count = int(str(job.input_data["events"]))
+        for i in range(count):
+            await self.emit(f"tick {i}", {"i": i})
+        return {"emitted": count}
+
+
+TURN = Form(id="turn", title="Next turn", fields=[Field.number("n", "A number")])
+
+
+@workflow.defn(name="conversation")
+class Conversation(AgentWorkflow):
+    """Asks one form after another, ``turns`` times, and sums the answers."""
+
+    @workflow.run
+    async def run(self, job: AgentRunInput) -> dict[str, int]:
+        turns = int(str(job.input_data["turns"]))
+        total = 0
+        for _ in range(turns):
+            answer = await self.ask(TURN)
+            total += int(str(answer["n"]))
+        return {"turns": turns, "total": total}
