@@ -205,6 +205,12 @@ async def test_a_masumi_agent_through_the_mip003_facade(
         assert made.status_code == 201, made.text
         assert made.json()["remote"] is True and made.json()["available"] is True
         assert "remote_headers" not in made.json()
+        # An update that names neither URL nor queue keeps it remote, on the platform's queue.
+        kept = await http.post("/agents", json={"name": "echo", "description": "echoes"})
+        assert kept.json()["remote"] is True, kept.text
+        assert kept.json()["task_queue"] == api.settings.platform_task_queue
+        mixed = {"name": "echo", "remote_url": remote.url, "task_queue": "mine"}
+        assert (await http.post("/agents", json=mixed)).status_code == 422
     async with api.client("alice") as http:
         schema = (await http.get("/agents/echo/input_schema")).json()
         assert [f["id"] for f in schema["input_data"]] == ["text", "times"]
