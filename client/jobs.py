@@ -437,7 +437,7 @@ async def job_events(client: Client, job_id: str, after: int = 0) -> list[JobEve
 
 
 async def iter_job_events(
-    client: Client, job_id: str, after: int = 0, *, page: int = 2_000
+    client: Client, job_id: str, after: int = 0, *, page: int = 5_000
 ) -> AsyncIterator[JobEvent]:
     """Every event of the job after ``after``, oldest first, across all its runs.
 

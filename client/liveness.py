@@ -15,6 +15,7 @@ fall back to what they did before (ask, with a deadline).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
 __all__ = ["MISSED_BEATS", "QueueLiveness", "queue_liveness"]
+
+log = logging.getLogger(__name__)
 
 # A worker whose last heartbeat is this many of its intervals old is taken for dead.
 MISSED_BEATS = 3
@@ -78,9 +81,11 @@ async def queue_liveness(
     try:
         response = await client.workflow_service.list_workers(request)
     except RPCError as err:
-        if err.status in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED):
-            return QueueLiveness(task_queue, live=0, known=False)
-        raise
+        # Advisory only: a server that cannot say (no such API, not allowed, busy) leaves the
+        # caller to its own deadline, as if it kept no heartbeats.
+        if err.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED):
+            log.warning("cannot list the workers of %s: %s", task_queue, err)
+        return QueueLiveness(task_queue, live=0, known=False)
     if not response.workers_info:
         # Either no worker ever served the queue, or the server keeps no heartbeats: the
         # caller cannot tell which, so neither may it conclude the queue is down.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
 
 from durasumi import AgentRunInput, AgentWorkflow, Field, Form
@@ -9,13 +11,19 @@ from durasumi import AgentRunInput, AgentWorkflow, Field, Form
 
 @workflow.defn(name="chatter")
 class Chatter(AgentWorkflow):
-    """Emits ``events`` progress events in a loop, then returns how many."""
+    """Emits ``events`` progress events in a loop, then returns how many.
+
+    A pause every 1,000 events stands for the work between them (a real loop emits around
+    steps); the job then applies a few thousand events per workflow task, not all at once.
+    """
 
     @workflow.run
     async def run(self, job: AgentRunInput) -> dict[str, int]:
         count = int(str(job.input_data["events"]))
         for i in range(count):
             await self.emit(f"tick {i}", {"i": i})
+            if i % 1_000 == 999:
+                await workflow.sleep(timedelta(milliseconds=10))
         return {"emitted": count}
 
 

@@ -79,7 +79,7 @@ async def test_a_job_with_100k_progress_events(stack: Stack) -> None:
         job = await stack.start("chatter", {"events": EVENTS})
         done = await stack.wait_for(job.job_id, JobStatus.COMPLETED, timeout=600)
     assert done.result == {"emitted": EVENTS}
-    assert await runs_of(stack, job.job_id) >= 5  # 20,000 events per run at most
+    assert await runs_of(stack, job.job_id) >= EVENTS // 10_000  # 10,000 per run at most
     ticks = []
     seqs = []
     async for event in jobs.iter_job_events(stack.client, job.job_id):

@@ -145,10 +145,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
     )  # fmt: skip
     out = tmp_path_factory.mktemp("wheel")
+    # masumi (the test extra, for the remote-agent tests) pulls in pip-system-certs, whose
+    # start-up hook loads the standard library's distutils before setuptools can put its
+    # own in place; a build in this venv then stops at setuptools' distutils check.
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
          "-w", str(out), str(src)],
         check=True, capture_output=True, timeout=300,
+        env={**os.environ, "SETUPTOOLS_USE_DISTUTILS": "stdlib"},
     )  # fmt: skip
     (built,) = out.glob("durasumi-*.whl")
     return built

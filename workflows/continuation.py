@@ -43,7 +43,7 @@ __all__ = [
 HISTORY_BUDGET = 5_000  # history events: a replay stays at a few seconds
 UPDATE_BUDGET = 1_500  # of Temporal's 2,000 updates per run
 SIGNAL_BUDGET = 8_000  # of Temporal's 10,000 signals per run
-EVENT_BUDGET = 20_000  # job events held in memory (and answered by queries) per run
+EVENT_BUDGET = 10_000  # job events held in memory (and answered by queries) per run
 TAIL = 50  # events the next run keeps, so a watcher a little behind needs no older run
 
 
