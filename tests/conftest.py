@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from temporalio.client import Client
@@ -27,6 +27,9 @@ from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.agent import AgentWorkflow
 from durasumi.workflows.models import JobStatus, JobView
 from tests.agents import BrokenAgent, CounterAgent
+
+if TYPE_CHECKING:
+    from durasumi.activities.escrow.dev import DevEscrow
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS: list[type[AgentWorkflow]] = [TripPlanner, BatchReport, CounterAgent, BrokenAgent]
@@ -120,6 +123,14 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> No
             return
         await asyncio.sleep(0.1)
     raise AssertionError("condition not reached")
+
+
+@pytest.fixture
+def dev() -> DevEscrow:
+    """A fresh dev chain: offline ledger, deployed escrow script, dev wallets (escrow tests)."""
+    from durasumi.activities.escrow.dev import dev_escrow
+
+    return dev_escrow()
 
 
 def agent_queue_prefix() -> str:

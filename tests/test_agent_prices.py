@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from durasumi.activities.escrow.chain import tokens_held
-from durasumi.activities.escrow.dev import dev_escrow
-from durasumi.activities.escrow.port import EscrowActivities
+from durasumi.activities.escrow.dev import DevEscrow
 from durasumi.cli.escrow import _payment_request
 from durasumi.client import jobs
-from durasumi.db.registry import describe
-from durasumi.workers.run import agent_worker, platform_worker
 from durasumi.workflows.escrow_models import Amount, EscrowState, split_price
 from tests import test_escrow_saga
-from tests.api_fixtures import Api, serve_api
-from tests.conftest import Stack
-from tests.escrow_agents import PaidEcho
-from tests.test_api_paid import PaidApi
+from tests.api_fixtures import Api
+from tests.test_api_paid import PaidApi, serve_paid_echo
 
 env = test_escrow_saga.env  # the time-skipping server fixture
 TOKEN_PRICE = 7_500_000
@@ -111,26 +103,11 @@ def test_split_price_sums_each_unit() -> None:
 
 @pytest.fixture
 async def token_api(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[PaidApi]:
-    config = env.client.service_client.config
-    client = await Client.connect(config.target_host, data_converter=pydantic_data_converter)
-    prefix = f"t-{uuid.uuid4().hex[:8]}"
-    stack = Stack(client, config.target_host, tmp_path, f"{prefix}-platform", prefix)
-    dev = dev_escrow(tmp_path / "escrow")
-    record = describe(PaidEcho, task_queue=stack.queue(PaidEcho.name), vendor="tests")
-    price = [{"unit": dev.stablecoin, "amount": TOKEN_PRICE}]
-    stack.records[PaidEcho.name] = record.model_copy(update={"price_amounts": price})
-    workers = [
-        platform_worker(client, stack.platform_queue, escrow=EscrowActivities(dev.backend())),
-        agent_worker(client, [PaidEcho], stack.queue(PaidEcho.name)),
-    ]
-    tasks = [asyncio.create_task(w.run()) for w in workers]
-    try:
-        db = f"sqlite:///{tmp_path / 'api.db'}"
-        async for api in serve_api(stack, db, tmp_path, escrow_backend="offline"):
-            yield PaidApi(api, dev, client, env)
-    finally:
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def in_tokens(dev: DevEscrow) -> dict[str, Any]:
+        return {"price_amounts": [{"unit": dev.stablecoin, "amount": TOKEN_PRICE}]}
+
+    async for paid in serve_paid_echo(env, tmp_path, in_tokens):
+        yield paid
 
 
 async def test_start_job_of_a_token_priced_agent_asks_for_the_tokens(token_api: PaidApi) -> None:

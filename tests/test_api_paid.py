@@ -11,7 +11,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -73,15 +73,19 @@ class PaidApi:
         return ledger.total_lovelace() + ledger.fees_paid() == ledger.funded()
 
 
-@pytest.fixture
-async def paid_api(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[PaidApi]:  # noqa: F811
+async def serve_paid_echo(
+    env: WorkflowEnvironment,  # noqa: F811
+    tmp_path: Path,
+    price: Callable[[DevEscrow], dict[str, Any]],
+) -> AsyncIterator[PaidApi]:
+    """The paid-echo agent behind the facade on the time-skipping server, priced by ``price``."""
     config = env.client.service_client.config
     client = await Client.connect(config.target_host, data_converter=pydantic_data_converter)
     prefix = f"p-{uuid.uuid4().hex[:8]}"
     stack = Stack(client, config.target_host, tmp_path, f"{prefix}-platform", prefix)
-    record = describe(PaidEcho, task_queue=stack.queue(PaidEcho.name), vendor="tests")
-    stack.records[PaidEcho.name] = record.model_copy(update={"price_lovelace": PRICE})
     dev = dev_escrow(tmp_path / "escrow")
+    record = describe(PaidEcho, task_queue=stack.queue(PaidEcho.name), vendor="tests")
+    stack.records[PaidEcho.name] = record.model_copy(update=price(dev))
     workers = [
         platform_worker(client, stack.platform_queue, escrow=EscrowActivities(dev.backend())),
         agent_worker(client, [PaidEcho], stack.queue(PaidEcho.name)),
@@ -94,6 +98,12 @@ async def paid_api(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Pa
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers))
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def paid_api(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[PaidApi]:  # noqa: F811
+    async for paid in serve_paid_echo(env, tmp_path, lambda _: {"price_lovelace": PRICE}):
+        yield paid
 
 
 async def test_paid_job_waits_for_payment_then_runs_and_settles(paid_api: PaidApi) -> None:

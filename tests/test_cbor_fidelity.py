@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import urllib.request
 
 import cbor2
@@ -33,16 +32,13 @@ from durasumi.activities.escrow.script import Action, EscrowDatum, State
 from durasumi.activities.escrow.wallet import Wallet
 from durasumi.workflows.escrow_models import EscrowState, EscrowStatus
 from tests.blockfrost_server import BlockfrostServer
+from tests.ledger_fixtures import now_ms
 
 ADA = 1_000_000
 PRICE = 20 * ADA
 RESULT = bytes.fromhex("cd" * 32)
 LONG_KEY = bytes(range(100))  # e.g. a COSE_Key: over 64 bytes
 LONG_SIGNATURE = bytes(range(150, 250)) + bytes(range(50))  # e.g. a COSE_Sign1
-
-
-def now_ms() -> int:
-    return Ledger.posix_of(Ledger.slot_of(int(time.time() * 1000)))
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pycardano import Redeemer, TransactionBuilder, TransactionOutput, Value
 
@@ -19,18 +17,10 @@ from durasumi.workflows.escrow_models import (
     PaymentRequest,
     PaymentRequestInput,
 )
+from tests.ledger_fixtures import now_ms
 
 PRICE = 20_000_000
 RESULT = "cd" * 32
-
-
-def now_ms() -> int:
-    return Ledger.posix_of(Ledger.slot_of(int(time.time() * 1000)))
-
-
-@pytest.fixture
-def dev() -> DevEscrow:
-    return dev_escrow()
 
 
 def request(backend: DirectChainBackend, job: str, start: int) -> PaymentRequest:

@@ -8,7 +8,6 @@ then compared with what the ledger holds, to the token and to the lovelace.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 
 import pytest
@@ -27,11 +26,10 @@ from durasumi.activities.escrow.dev import (
     BUYER_STABLECOIN,
     STABLECOIN_NAME,
     DevEscrow,
-    dev_escrow,
     mint_stablecoin,
 )
 from durasumi.activities.escrow.errors import EscrowError
-from durasumi.activities.escrow.offline.ledger import Ledger, LedgerError, parse_ref
+from durasumi.activities.escrow.offline.ledger import LedgerError, parse_ref
 from durasumi.activities.escrow.script import EscrowDatum
 from durasumi.activities.escrow.wallet import Wallet
 from durasumi.client import jobs
@@ -46,6 +44,7 @@ from durasumi.workflows.escrow_models import (
 )
 from durasumi.workflows.models import JobStatus, PaymentPlan
 from tests import test_escrow_saga as saga
+from tests.ledger_fixtures import now_ms
 from tests.test_escrow_saga import Paid, actions
 
 # the saga tests' fixtures: a time-skipping Temporal and a platform + agent worker stack
@@ -55,15 +54,6 @@ paid = saga.paid
 ADA = USDM = 1_000_000
 TOKEN_PRICE = 12_345_678  # 12.345678 tUSDM: 5 % is 617_283.9, the fee rounds down
 RESULT = "cd" * 32
-
-
-def now_ms() -> int:
-    return Ledger.posix_of(Ledger.slot_of(int(time.time() * 1000)))
-
-
-@pytest.fixture
-def dev() -> DevEscrow:
-    return dev_escrow()
 
 
 def tokens(dev: DevEscrow, value: Value) -> int:
