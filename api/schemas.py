@@ -204,8 +204,10 @@ class AgentIn(BaseModel):
         None,
         max_length=TASK_QUEUE_MAX_LENGTH,
         pattern=_TASK_QUEUE,
-        description="Default: <agent queue prefix>-<name>. ASCII letters, digits and . _ : @ + -, "
-        "starting with a letter or digit; neither the platform's queue nor another vendor's.",
+        description="The platform's to choose: <agent queue prefix>-<name>, given back in the "
+        "answer for the worker to poll. A vendor may leave it out or repeat it; an operator may "
+        "move an agent to another queue (ASCII letters, digits and . _ : @ + -, starting with a "
+        "letter or digit; neither the platform's queue nor another vendor's).",
     )
     workflow_type: str | None = Field(None, pattern=_NAME, description="Default: the agent's name.")
     worker_problem: PlainText | None = Field(

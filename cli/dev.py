@@ -48,18 +48,22 @@ def _registry(s: Settings, vendor: str) -> Register:
     from sqlalchemy.exc import SQLAlchemyError
 
     from durasumi.client.registration import RegistrationError
-    from durasumi.db.registry import Registry, record_of
+    from durasumi.db.registry import Registry
 
-    async def register(registrations: Sequence[AgentRegistration]) -> None:
+    async def register(registrations: Sequence[AgentRegistration]) -> dict[str, str]:
         registry = Registry(s.db_url)
+        queues = {r.name: s.agent_task_queue(r.name) for r in registrations}
         try:
             for registration in registrations:
-                registry.upsert(record_of(registration, vendor=vendor))
+                registry.register_worker(
+                    registration, vendor=vendor, task_queue=queues[registration.name]
+                )
         except SQLAlchemyError as err:  # unreachable or unusable: one line, not a traceback
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
             raise RegistrationError(
                 f"cannot record the agents in the app database (DURASUMI_DATABASE_URL): {reason}"
             ) from err
+        return queues
 
     return register
 

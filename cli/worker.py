@@ -45,15 +45,21 @@ def api_registration(settings: Settings) -> Register:
         )
     key = settings.api_key.get_secret_value()
 
-    async def register(registrations: Sequence[AgentRegistration]) -> None:
-        if registrations:
-            await register_agents(settings.api_base_url, key, registrations)
+    async def register(registrations: Sequence[AgentRegistration]) -> dict[str, str]:
+        if not registrations:
+            return {}
+        return await register_agents(settings.api_base_url, key, registrations)
 
     return register
 
 
-async def _skip_registration(registrations: Sequence[AgentRegistration]) -> None:
-    return None
+def skipped_registration(settings: Settings) -> Register:
+    """``--no-register``: poll the queues the platform derives with these settings."""
+
+    async def register(registrations: Sequence[AgentRegistration]) -> dict[str, str]:
+        return {r.name: settings.agent_task_queue(r.name) for r in registrations}
+
+    return register
 
 
 def run_process(
@@ -139,6 +145,8 @@ def worker(
         settings,
         classes,
         platform=platform,
-        register=api_registration(settings) if register and classes else _skip_registration,
+        register=(
+            api_registration(settings) if register and classes else skipped_registration(settings)
+        ),
         version=version,
     )

@@ -36,7 +36,9 @@ class AgentRegistration(BaseModel):
 
     name: str
     description: str = ""
-    task_queue: str
+    task_queue: str | None = Field(
+        None, description="None: the platform derives the agent's queue and answers it."
+    )
     workflow_type: str
     input_form: dict[str, Any] | None = Field(None, description="The agent's input Form (JSON).")
     worker_problem: str | None = Field(
@@ -45,9 +47,9 @@ class AgentRegistration(BaseModel):
 
 
 def registration_for(
-    cls: type[AgentWorkflow], task_queue: str, worker_problem: str | None = None
+    cls: type[AgentWorkflow], task_queue: str | None = None, worker_problem: str | None = None
 ) -> AgentRegistration:
-    """What a worker polling ``task_queue`` registers for the agent class ``cls``.
+    """What a worker registers for the agent class ``cls`` (its queue: the platform's choice).
 
     Example:
         >>> from durasumi.examples.trip_planner import TripPlanner
@@ -71,27 +73,33 @@ async def register_agents(
     *,
     attempts: int = 10,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> None:
+) -> dict[str, str]:
     """Register every agent through ``POST {api_url}/agents`` with a vendor's ``api_key``.
 
     Connection failures and 502/503/504 are retried with backoff (the API may start after
     the worker); any other refusal raises at once with the API's reason.
 
+    Returns:
+        Each agent's task queue as the platform answered it: the one the worker polls.
+
     Raises:
         RegistrationError: the API refused a registration or stayed unreachable.
     """
     headers = {"X-API-Key": api_key}
+    queues: dict[str, str] = {}
     async with httpx.AsyncClient(
         base_url=api_url.rstrip("/"), headers=headers, timeout=10.0, transport=transport
     ) as http:
         for registration in registrations:
-            await _register(http, registration, attempts)
+            queues[registration.name] = await _register(http, registration, attempts)
+    return queues
 
 
-async def _register(
-    http: httpx.AsyncClient, registration: AgentRegistration, attempts: int
-) -> None:
-    body = registration.model_dump(mode="json")  # a None clears an earlier worker's problem
+async def _register(http: httpx.AsyncClient, registration: AgentRegistration, attempts: int) -> str:
+    # A None clears an earlier worker's problem; an unset queue is the platform's to choose.
+    body = registration.model_dump(mode="json")
+    if registration.task_queue is None:
+        del body["task_queue"]
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
@@ -100,8 +108,14 @@ async def _register(
             problem = f"cannot reach the platform's API at {http.base_url}: {err}"
         else:
             if answer.status_code < 400:
-                log.info("registered agent %s on %s", registration.name, registration.task_queue)
-                return
+                queue = _answered_queue(answer)
+                if queue is None:
+                    raise RegistrationError(
+                        f"the platform's API at {http.base_url} registered agent "
+                        f"{registration.name!r} but did not answer its task queue"
+                    )
+                log.info("registered agent %s on %s", registration.name, queue)
+                return queue
             problem = f"the platform's API refused agent {registration.name!r}: " + _reason(answer)
             if answer.status_code not in _RETRY_STATUS:
                 raise RegistrationError(problem)
@@ -110,6 +124,15 @@ async def _register(
         log.warning("%s (attempt %d of %d)", problem, attempt, attempts)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
+    raise RegistrationError(f"agent {registration.name!r} was not registered: no attempt left")
+
+
+def _answered_queue(answer: httpx.Response) -> str | None:
+    try:
+        queue = answer.json().get("task_queue")
+    except (ValueError, AttributeError):
+        return None
+    return queue if isinstance(queue, str) and queue else None
 
 
 def _reason(answer: httpx.Response) -> str:

@@ -52,6 +52,10 @@ class AgentRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
+WORKER_FIELDS = {"description", "task_queue", "workflow_type", "input_form", "worker_problem"}
+"""What a worker's registration sets; everything else is the vendor's, set through the API."""
+
+
 class Registry:
     """Agents by name, in the database at ``url``.
 
@@ -75,6 +79,23 @@ class Registry:
             session.commit()
             session.refresh(merged)
             return merged
+
+    def register_worker(
+        self, registration: AgentRegistration, *, vendor: str, task_queue: str
+    ) -> AgentRecord:
+        """Record what a worker knows of an agent it serves on ``task_queue``.
+
+        Only the worker's fields change (description, queue, workflow type, input form,
+        worker problem): a price, demo or identifier set through the API stays, and a
+        remote agent a worker now serves becomes native.
+        """
+        fresh = record_of(registration.model_copy(update={"task_queue": task_queue}), vendor=vendor)
+        existing = self.get(registration.name)
+        if existing is None:
+            return self.upsert(fresh)
+        worker = fresh.model_dump(include=WORKER_FIELDS)
+        kept = existing.model_dump() | worker | {"remote_url": None, "remote_headers": None}
+        return self.upsert(AgentRecord(**kept))
 
     def get(self, name: str) -> AgentRecord | None:
         """The agent called ``name``, if registered."""

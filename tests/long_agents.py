@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 
 from durasumi import AgentRunInput, AgentWorkflow, Field, Form
@@ -30,15 +31,30 @@ class Chatter(AgentWorkflow):
 TURN = Form(id="turn", title="Next turn", fields=[Field.number("n", "A number")])
 
 
+class Tally(BaseModel):
+    """What a conversation carries from one run to the next."""
+
+    turn: int = 0
+    total: int = 0
+    runs: list[str] = []
+
+
 @workflow.defn(name="conversation")
 class Conversation(AgentWorkflow):
-    """Asks one form after another, ``turns`` times, and sums the answers."""
+    """Asks one form after another, ``turns`` times, and sums the answers.
+
+    It checkpoints every turn, so its own workflow continues as new when its history is
+    long; the result lists the run ids it went through.
+    """
 
     @workflow.run
     async def run(self, job: AgentRunInput) -> dict[str, int]:
         turns = int(str(job.input_data["turns"]))
-        total = 0
-        for _ in range(turns):
+        tally = self.resumed(Tally) or Tally()
+        tally.runs.append(workflow.info().run_id)
+        while tally.turn < turns:
             answer = await self.ask(TURN)
-            total += int(str(answer["n"]))
-        return {"turns": turns, "total": total}
+            tally.turn += 1
+            tally.total += int(str(answer["n"]))
+            await self.checkpoint(tally)
+        return {"turns": tally.turn, "total": tally.total, "agent_runs": len(tally.runs)}

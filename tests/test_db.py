@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import inspect
 
+from durasumi.client.registration import AgentRegistration
 from durasumi.db.engine import engine_for, migrate
 from durasumi.db.keys import KeyStore, Role
 from durasumi.db.registry import AgentRecord, Registry
@@ -50,6 +51,36 @@ def test_registry_upsert_keeps_first_registration(db_url: str) -> None:
     assert second.registered_at == first.registered_at and second.updated_at >= first.updated_at
     assert reg.get("echo-db") is not None and reg.get("nope") is None
     assert [a.name for a in reg.all(vendor="v")] == ["echo-db"]
+
+
+def test_a_workers_registration_keeps_the_vendors_business_fields(db_url: str) -> None:
+    """`durasumi dev` restarting writes what its workers know, and nothing the vendor set."""
+    reg = Registry(db_url)
+    demo = {"input": {"text": "hi"}, "output": {"result": "HI"}}
+    tokens = [{"unit": "lovelace", "amount": "2000000"}]
+    reg.upsert(
+        AgentRecord(
+            name="keeper", task_queue="old-q", workflow_type="keeper", vendor="v",
+            description="old", price_lovelace=2_000_000, price_amounts=tokens, example=demo,
+            agent_identifier="ab" * 30, remote_url="http://127.0.0.1:9/", remote_headers={"a": "b"},
+        )
+    )  # fmt: skip
+    worker = AgentRegistration(
+        name="keeper", description="new", workflow_type="keeper", input_form={"id": "start"}
+    )
+    after = reg.register_worker(worker, vendor="v", task_queue="new-q")
+    assert (after.description, after.task_queue, after.input_form) == (
+        "new",
+        "new-q",
+        {"id": "start"},
+    )
+    assert (after.price_lovelace, after.price_amounts, after.example) == (2_000_000, tokens, demo)
+    assert after.agent_identifier == "ab" * 30
+    assert (after.remote_url, after.remote_headers) == (None, None)  # a worker serves it now
+    fresh = reg.register_worker(
+        worker.model_copy(update={"name": "newcomer"}), vendor="v", task_queue="n-q"
+    )
+    assert (fresh.price_lovelace, fresh.task_queue, fresh.vendor) == (0, "n-q", "v")
 
 
 def test_keys_are_stored_hashed_and_revocable(db_url: str) -> None:

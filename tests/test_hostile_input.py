@@ -432,18 +432,26 @@ async def test_registration_is_validated(sqlite_api: Api, roomy_api: Api) -> Non
 
         ok = await http.post("/agents", json={"name": "priced", "price_lovelace": 45 * 10**15})
         assert ok.status_code == 201 and ok.json()["price_lovelace"] == ADA_SUPPLY_LOVELACE
-        # A vendor may put several of its own agents on one queue.
+        # The platform gives each agent its queue: a vendor may repeat it, not choose another,
+        # not even the queue of another of its own agents.
         same = await http.post(
             "/agents", json={"name": "sharer", "task_queue": api.stack.queue("counter")}
         )
-        assert same.status_code == 201, same.text
+        body = assert_error(same, 403)
+        assert repr(api.stack.queue("sharer")) in body["message"], body
+        given = await http.post("/agents", json={"name": "sharer"})
+        assert given.status_code == 201 and given.json()["task_queue"] == api.stack.queue("sharer")
+        again = await http.post(
+            "/agents", json={"name": "sharer", "task_queue": api.stack.queue("sharer")}
+        )
+        assert again.status_code == 201, again.text
     # Another vendor's queue is not free to take, by a vendor or for one by an operator.
     async with api.client("other-vendor") as http:
         resp = await http.post(
             "/agents", json={"name": "squatter", "task_queue": api.stack.queue("trip-planner")}
         )
-        body = assert_error(resp, 409)
-        assert "trip-planner" in body["message"]
+        assert_error(resp, 403)
+        assert (await http.get("/agents/squatter")).status_code == 404
     async with api.client("operator") as http:
         resp = await http.post(
             "/agents", json={"name": "ops-agent", "task_queue": api.stack.queue("batch-report")}

@@ -308,6 +308,8 @@ async def test_vendor_project_runs_its_agent_from_the_wheel_both_ways(
     env = vendor_env(
         site, vendor_project, api, DURASUMI_API_URL=api.url, DURASUMI_API_KEY=api.keys["vendor"]
     )
+    # The worker polls the queue the platform answers, whatever its own settings would say.
+    env["DURASUMI_AGENT_QUEUE_PREFIX"] = "the-vendors-own-guess"
     # Without a key the worker says what to set, and exits 2.
     no_key = {k: v for k, v in env.items() if k != "DURASUMI_API_KEY"}
     proc = await spawn(vendor_project, no_key, "durasumi", "worker", "--agent",

@@ -33,7 +33,7 @@ class _Inbound(WorkflowInboundInterceptor):
         if isinstance(instance, AgentWorkflow) and input.args:
             first = input.args[0]
             if isinstance(first, AgentRunInput):
-                instance._job = first
+                instance._bind(first)
         if not isinstance(instance, AgentWorkflow):
             return await super().execute_workflow(input)
         # The agent's last events go out, then the job hears how the run ended: a job that

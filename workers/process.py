@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,8 +34,11 @@ __all__ = ["Register", "ServeHttp", "serve"]
 
 log = logging.getLogger(__name__)
 
-Register = Callable[[Sequence[AgentRegistration]], Awaitable[None]]
-"""Records the agents a process serves (through the API, or in the platform's registry)."""
+Register = Callable[[Sequence[AgentRegistration]], Awaitable[Mapping[str, str]]]
+"""Records the agents a process serves (through the API, or in the platform's registry).
+
+It answers each agent's task queue, which the platform derives: the worker polls that.
+"""
 
 ServeHttp = Callable[[Client, Telemetry], "Server"]
 """Builds an HTTP server (the API) to run alongside the workers, on their client."""
@@ -94,12 +97,9 @@ async def serve(
         )
     llm = LlmActivities(settings.llm_settings())
     gpu = GpuActivities(settings.ray_settings())
-    queues = {agent.name: settings.agent_task_queue(agent.name) for agent in agents}
-    await register(
-        [
-            registration_for(agent, queues[agent.name], worker_problem(agent, settings))
-            for agent in agents
-        ]
+    problems = {agent.name: worker_problem(agent, settings) for agent in agents}
+    queues = await register(
+        [registration_for(agent, worker_problem=problems[agent.name]) for agent in agents]
     )
     for agent in agents:
         workers.append(

@@ -21,9 +21,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 from durasumi.workflows import job  # the two workflows signal each other; attributes resolve late
+from durasumi.workflows.continuation import HISTORY_BUDGET
 from durasumi.workflows.errors import FORM_EXPIRED, INVALID_INPUT, errors_detail
 from durasumi.workflows.forms import Form
 from durasumi.workflows.models import (
+    AgentCarry,
     AgentEvent,
     AgentEventBatch,
     AgentOutcome,
@@ -235,6 +237,18 @@ class AgentWorkflow:
         self._batching: bool | None = None  # decided at the first report (patched)
         self._outbox: list[AgentEvent] = []
         self._sender: asyncio.Task[None] | None = None
+        self._runs = 1
+        self._told_to_checkpoint = False
+
+    def _bind(self, job: AgentRunInput) -> None:
+        """Take the job's input, and the SDK's counters from the run before (interceptor)."""
+        self._job = job
+        if job.carry is not None:
+            self._runs = job.carry.runs + 1
+            self._agent_seq = job.carry.agent_seq
+            self._form_count = job.carry.form_count
+            self._hires = job.carry.hires
+            self._hire_spent = job.carry.hire_spent
 
     # -- SDK primitives ---------------------------------------------------------------
 
@@ -270,6 +284,13 @@ class AgentWorkflow:
         """
         self._form_count += 1
         request_id = f"{form.id}-{self._form_count}"
+        if not self._told_to_checkpoint and self._history_long():
+            self._told_to_checkpoint = True
+            workflow.logger.warning(
+                "agent %s: this run's history is long; call `await self.checkpoint(state)` "
+                "in the loop so it continues as new before Temporal's limits",
+                workflow.info().workflow_id,
+            )
         deadline = workflow.now() + timeout if timeout is not None else None
         self._pending = FormRequest(request_id=request_id, form=form, deadline=deadline)
         await self._report(
@@ -523,6 +544,72 @@ class AgentWorkflow:
             workflow.logger.warning("answer for %s failed validation", submission.request_id)
             return
         self._answers[pending.request_id] = check.values
+
+    async def checkpoint(self, state: BaseModel | JsonValue = None) -> None:
+        """Continue as new here if this run's history is long; ``run`` then starts over.
+
+        A workflow run holds at most 51,200 history events and 10,000 signals, and a long
+        history is slow to replay. An agent that loops (one form after another, a step per
+        item) calls ``checkpoint`` once per turn with what it needs to go on: while this
+        run is short it returns at once; once the history reaches its budget (5,000
+        events, or Temporal's own suggestion) the events reported so far are delivered and
+        the agent continues as new. Its next run receives the same ``AgentRunInput``, and
+        :meth:`resumed` gives back ``state``. The job, its buyer, the event stream and the
+        form request ids do not notice. Call it between steps, not while a form, step or
+        hire of the same agent is still running concurrently.
+
+        Args:
+            state: What the next run needs: a pydantic model or any JSON value.
+
+        Example:
+            >>> class Tally(BaseModel):  # doctest: +SKIP
+            ...     turn: int = 0
+            ...     total: int = 0
+            >>> @workflow.run  # doctest: +SKIP
+            ... async def run(self, job: AgentRunInput) -> int:
+            ...     tally = self.resumed(Tally) or Tally()
+            ...     while tally.turn < 5_000:
+            ...         answer = await self.ask(TURN)
+            ...         tally = Tally(turn=tally.turn + 1, total=tally.total + answer["n"])
+            ...         await self.checkpoint(tally)
+            ...     return tally.total
+        """
+        if not self._history_long():
+            return
+        job_input = self._job
+        if job_input is None:
+            raise RuntimeError("checkpoint() needs the agent's AgentRunInput (run as a job)")
+        await self._reported()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = state.model_dump(mode="json") if isinstance(state, BaseModel) else state
+        carry = AgentCarry(
+            runs=self._runs,
+            agent_seq=self._agent_seq,
+            form_count=self._form_count,
+            hires=self._hires,
+            hire_spent=self._hire_spent,
+            state=carried,
+        )
+        workflow.logger.info("agent continues as new after run %d", self._runs)
+        workflow.continue_as_new(job_input.model_copy(update={"carry": carry}))
+
+    def resumed(self, model: type[M]) -> M | None:
+        """The state the run before handed to :meth:`checkpoint`; ``None`` in the first run.
+
+        Example:
+            >>> tally = self.resumed(Tally) or Tally()  # doctest: +SKIP
+        """
+        carry = self._job.carry if self._job is not None else None
+        if carry is None or carry.state is None:
+            return None
+        return model.model_validate(carry.state)
+
+    def _history_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= HISTORY_BUDGET
+        )
 
     @workflow.query
     def pending_form(self) -> FormRequest | None:

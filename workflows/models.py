@@ -120,6 +120,25 @@ class JobInput(BaseModel):
     )
 
 
+class AgentCarry(BaseModel):
+    """What an agent's next run keeps when it continues as new (``AgentWorkflow.checkpoint``).
+
+    The SDK's own counters keep form request ids, event numbers and hire ids unique across
+    the agent's runs; ``state`` is the agent's own, as it passed it to ``checkpoint``.
+
+    Example:
+        >>> AgentCarry(runs=2, form_count=7, state={"total": 21}).state
+        {'total': 21}
+    """
+
+    runs: int = Field(1, ge=1, description="Runs before this one.")
+    agent_seq: int = Field(0, ge=0)
+    form_count: int = Field(0, ge=0)
+    hires: int = Field(0, ge=0)
+    hire_spent: int = Field(0, ge=0)
+    state: JsonValue = None
+
+
 class AgentRunInput(BaseModel):
     """What an agent's ``run`` receives: the job's id, the agent's name and the buyer's input.
 
@@ -137,6 +156,9 @@ class AgentRunInput(BaseModel):
     input_data: dict[str, JsonValue] = Field(default_factory=dict)
     platform_task_queue: str | None = Field(
         None, description="The job's task queue: where ``hire()`` asks the platform."
+    )
+    carry: AgentCarry | None = Field(
+        None, description="What the run before this one handed over (``AgentWorkflow.checkpoint``)."
     )
 
 

@@ -103,13 +103,15 @@ async def register_agent(
         fields["price_amounts"] = None
     if body.remote_url is not None:
         fields |= await _remote_fields(services, body)
-    elif fields.get("remote_url") and body.task_queue is None:
+    elif fields.get("remote_url") and body.task_queue is None and body.workflow_type is None:
         fields["task_queue"] = services.settings.platform_task_queue  # still remote
     else:  # a native agent (a worker registering an agent that was remote makes it native)
         fields |= {"remote_url": None, "remote_headers": None}
-        fields["task_queue"] = fields.get("task_queue") or services.settings.agent_task_queue(
-            body.name
-        )
+        native = existing.task_queue if existing is not None and not existing.remote_url else None
+        if principal.role is Role.VENDOR:
+            fields["task_queue"] = _vendor_queue(services, body, native)
+        else:
+            fields["task_queue"] = body.task_queue or native or _derived_queue(services, body.name)
         _check_queue(services, body.name, fields["task_queue"], vendor)
     fields["workflow_type"] = fields.get("workflow_type") or body.name
     record = services.registry.upsert(AgentRecord(**fields))
@@ -131,6 +133,26 @@ def _priced(body: AgentIn) -> int:
             status.HTTP_422_UNPROCESSABLE_CONTENT, "price_amounts: more lovelace than ADA exists"
         )
     return lovelace
+
+
+def _derived_queue(services: ServicesDep, name: str) -> str:
+    return services.settings.agent_task_queue(name)
+
+
+def _vendor_queue(services: ServicesDep, body: AgentIn, native: str | None) -> str:
+    """A vendor's agent polls the queue the platform gives it (its answer tells the worker).
+
+    That is the agent's own queue (``<agent queue prefix>-<name>``), or the one an operator
+    moved it to; a vendor may repeat it but not choose another.
+    """
+    queue = native or _derived_queue(services, body.name)
+    if body.task_queue is not None and body.task_queue != queue:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"task_queue is the platform's to choose: agent {body.name!r} polls {queue!r}; "
+            "leave task_queue out and poll the queue this answer gives",
+        )
+    return queue
 
 
 def _check_queue(services: ServicesDep, name: str, queue: str, vendor: str) -> None:
