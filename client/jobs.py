@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
@@ -41,6 +41,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from durasumi.client import job_stream
 from durasumi.client.visibility import visibility_literal
 from durasumi.workflows import search
 from durasumi.workflows.errors import JOB_CANCELLED, JOB_FAILED
@@ -85,17 +86,6 @@ __all__ = [
     "submission_update_id",
     "submit_form",
 ]
-
-# History events after which the job's state may have changed: every state change happens
-# in a workflow task, and the close events end the stream.
-_WAKE_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-}
 
 
 @dataclass(frozen=True)
@@ -470,28 +460,13 @@ async def iter_job_events(
 async def follow_events(client: Client, job_id: str, after: int = 0) -> AsyncIterator[JobEvent]:
     """Yield the job's events after ``after`` as they happen, until the job closes.
 
-    A history long-poll wakes us when a workflow task completes (nothing is polled on a
-    timer and nothing is written to history for watchers); a query then reads the events
-    past our offset, so a reconnecting client resumes from any sequence number. When the
-    job continues as new, the follow goes on with its next run.
+    A reconnecting client resumes from any sequence number; the follow goes on across the
+    job's runs (client/job_stream.py says how few queries it takes).
     """
-    seen = after
-    while True:
-        handle = job_handle(client, job_id)  # the job's current run
-        last_type = None
-        async for history_event in handle.fetch_history_events(wait_new_event=True):
-            last_type = history_event.event_type
-            if last_type not in _WAKE_EVENTS:
-                continue
-            for event in await job_events(client, job_id, seen):
-                seen = event.seq
-                yield event
-        while events := await job_events(client, job_id, seen):
-            for event in events:
-                seen = event.seq
-                yield event
-        if last_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            return
+    async for event in job_stream.follow_events(
+        client, job_id, after, lambda seen: job_events(client, job_id, seen)
+    ):
+        yield event
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ M = TypeVar("M", bound=BaseModel)
 
 # Patch id (workflow.patched): agents started before it signal each event on its own.
 BATCHED_EVENTS = "agent-events-batched"
+# Before it, a batching agent signalled its end to every job, continued or not.
+END_TOLD_WHEN_MOVED = "agent-tells-its-end-only-to-a-continued-job"
 EVENT_BATCH = 500  # events per signal: well inside a payload's 2 MB for ordinary events
 
 
@@ -239,6 +241,7 @@ class AgentWorkflow:
         self._sender: asyncio.Task[None] | None = None
         self._runs = 1
         self._told_to_checkpoint = False
+        self._job_moved = False  # the job continued as new: tell it the end by signal
 
     def _bind(self, job: AgentRunInput) -> None:
         """Take the job's input, and the SDK's counters from the run before (interceptor)."""
@@ -249,6 +252,7 @@ class AgentWorkflow:
             self._form_count = job.carry.form_count
             self._hires = job.carry.hires
             self._hire_spent = job.carry.hire_spent
+            self._job_moved = job.carry.job_moved
 
     # -- SDK primitives ---------------------------------------------------------------
 
@@ -588,6 +592,7 @@ class AgentWorkflow:
             form_count=self._form_count,
             hires=self._hires,
             hire_spent=self._hire_spent,
+            job_moved=self._job_moved,
             state=carried,
         )
         workflow.logger.info("agent continues as new after run %d", self._runs)
@@ -610,6 +615,15 @@ class AgentWorkflow:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= HISTORY_BUDGET
         )
+
+    @workflow.signal
+    def job_continued(self) -> None:
+        """The job continued as new: its next run is not this workflow's parent.
+
+        The agent then tells the job how it ended by signal (``_finished``); a job that
+        never continues sees the end as its child's result, which costs no signal.
+        """
+        self._job_moved = True
 
     @workflow.query
     def pending_form(self) -> FormRequest | None:
@@ -717,15 +731,20 @@ class AgentWorkflow:
         )
 
     async def _finished(self, outcome: AgentOutcome) -> None:
-        """Deliver the last events, then tell the job how the run ended (workers/job_context).
+        """Deliver the last events, then tell a continued job how the run ended.
 
         A job that continued as new is no longer this workflow's parent and learns the end
-        only this way; the first run also sees it as its child's result.
+        only this way (it says so with ``job_continued``); the job's first run sees the end
+        as its child's result. Called by workers/job_context.py.
         """
         parent = workflow.info().parent
-        if parent is None or not self._batching:
+        if parent is None or self._batching is False:  # agents of that time never told
+            return
+        if self._batching is None and not self._job_moved:  # it never reported anything
             return
         await self._reported()
+        if not self._job_moved and workflow.patched(END_TOLD_WHEN_MOVED):
+            return
         handle = workflow.get_external_workflow_handle_for(job.JobWorkflow.run, parent.workflow_id)
         try:
             await handle.signal(job.JobWorkflow.agent_finished, outcome)

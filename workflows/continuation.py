@@ -45,6 +45,7 @@ UPDATE_BUDGET = 1_500  # of Temporal's 2,000 updates per run
 SIGNAL_BUDGET = 8_000  # of Temporal's 10,000 signals per run
 EVENT_BUDGET = 10_000  # job events held in memory (and answered by queries) per run
 TAIL = 50  # events the next run keeps, so a watcher a little behind needs no older run
+LAST_EVENTS_BYTES = 64_000  # of the last events a closed run's result carries for followers
 
 
 class RunBudget:
@@ -83,6 +84,27 @@ def seen_compacted(through: int, above: set[int]) -> tuple[int, list[int]]:
 def tail(events: list[JobEvent]) -> list[JobEvent]:
     """The events the next run keeps."""
     return events[-TAIL:]
+
+
+def last_events(events: list[JobEvent], budget: int = LAST_EVENTS_BYTES) -> list[JobEvent] | None:
+    """The run's last events that fit in ``budget`` bytes of JSON (None if the last does not).
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> at = datetime(2026, 12, 3, tzinfo=UTC)
+        >>> events = [JobEvent(seq=n, at=at, kind="progress", message="x" * 40) for n in (1, 2, 3)]
+        >>> [e.seq for e in last_events(events, budget=250)]
+        [2, 3]
+        >>> last_events(events, budget=10) is None
+        True
+    """
+    kept: list[JobEvent] = []
+    for event in reversed(events[-TAIL:]):
+        budget -= len(event.model_dump_json())
+        if budget < 0:
+            break
+        kept.append(event)
+    return kept[::-1] or None
 
 
 class AgentWatch(BaseModel):

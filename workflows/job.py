@@ -65,6 +65,8 @@ CANCEL_GRACE = timedelta(minutes=1)
 ASYNC_FORWARD = "submit-forwards-without-waiting"
 FAIL_CLOSED = "failed-jobs-fail-the-workflow"
 CONTINUE_AS_NEW = "jobs-continue-as-new"
+# Before it, a job continued as new without a word to its agent, which told every job its end.
+TELLS_AGENT_IT_MOVED = "job-tells-agent-it-continued"
 
 # A continued run hears from its agent by signal, and looks itself after this long without.
 AGENT_CHECK = timedelta(hours=1)
@@ -166,6 +168,7 @@ class JobWorkflow:
                 "events": self._next_seq() - 1,
                 "usage": self._usage.model_dump(),
             },
+            last_events=continuation.last_events(self._events),
         )
         if self._status in (JobStatus.FAILED, JobStatus.CANCELLED) and workflow.patched(
             FAIL_CLOSED
@@ -220,7 +223,9 @@ class JobWorkflow:
             )
         )
         if not child.done() and self._cancel is None:
-            await self._continue_as_new(job)
+            if await self._tell_agent_it_moved(child.id):
+                await self._continue_as_new(job)
+            await workflow.wait_condition(child.done)  # it ended: its end comes to this run
         if not child.done():
             child.cancel()
             try:
@@ -239,6 +244,22 @@ class JobWorkflow:
             return
         self._result = result
         self._finish(JobStatus.COMPLETED)
+
+    async def _tell_agent_it_moved(self, agent_id: str) -> bool:
+        """Ask the agent to signal its end, since the next run is not its parent.
+
+        False if it has ended already: the end then reaches this run as its child's result.
+        """
+        if not workflow.patched(TELLS_AGENT_IT_MOVED):
+            return True  # agents of that time told every job their end
+        try:
+            await workflow.get_external_workflow_handle(agent_id).signal(
+                agent.AgentWorkflow.job_continued
+            )
+        except FailureError as err:
+            workflow.logger.info("agent %s ended before the job continued: %s", agent_id, err)
+            return False
+        return True
 
     async def _watch_agent(self, job: JobInput) -> None:
         """A continued run: the agent (no longer this run's child) says how it ended."""

@@ -136,6 +136,7 @@ class AgentCarry(BaseModel):
     form_count: int = Field(0, ge=0)
     hires: int = Field(0, ge=0)
     hire_spent: int = Field(0, ge=0)
+    job_moved: bool = Field(False, description="The job continued as new (job_continued).")
     state: JsonValue = None
 
 
@@ -310,6 +311,11 @@ class JobResult(BaseModel):
     result: JsonValue = None
     error: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    last_events: list[JobEvent] | None = Field(
+        None,
+        description="The run's last events (up to 64 KB of them), so a live follower needs no "
+        "query on the closed run (client/job_stream.py); None from jobs before it.",
+    )
 
 
 AgentEvent.model_rebuild()
