@@ -15,7 +15,7 @@ from durasumi.examples.trip_broker import TripBroker
 from durasumi.examples.trip_planner import TripPlanner
 from durasumi.workers.devserver import DevServer
 from durasumi.workers.remote import hire_activities
-from durasumi.workers.run import agent_worker, platform_worker
+from durasumi.workers.run import agent_worker, platform_worker, watch_worker
 from durasumi.workflows.models import CancelRequest, JobStatus, JobView, Submission
 from tests.conftest import Stack, agent_queue_prefix
 from tests.hire_agents import Hirer
@@ -45,8 +45,12 @@ async def hs(client: Client, temporal: DevServer, tmp_path: Path) -> AsyncIterat
         if agent is TripPlanner:
             record.price_lovelace = PRICE
         stack.records[agent.name] = registry.upsert(record)
+    hire = hire_activities(db_url)
+    watches = watch_worker(client, stack.platform_queue, hire=hire)
+    assert watches is not None
     async with (
-        platform_worker(client, stack.platform_queue, hire=hire_activities(db_url)),
+        platform_worker(client, stack.platform_queue, hire=hire),
+        watches,
         agent_worker(client, [TripPlanner], stack.queue(TripPlanner.name)),
         agent_worker(client, [Hirer], stack.queue(Hirer.name)),
         agent_worker(client, [TripBroker], stack.queue(TripBroker.name)),

@@ -23,13 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from durasumi.activities.remote import RemoteSettings, schema_hash
 from durasumi.client import jobs
 from durasumi.workers.devserver import DevServer, free_port
 from durasumi.workers.remote import remote_activities
-from durasumi.workers.run import platform_worker
+from durasumi.workers.run import platform_worker, watch_worker
 from durasumi.workflows.forms import Field, Form, Group, ShowWhen
 from durasumi.workflows.schema_form import form_from_input_schema
 from tests.api_fixtures import Api, serve_api
@@ -111,7 +112,9 @@ def make_stack(client: Client, address: str, home: Path) -> Stack:
 async def platform(stack: Stack, db_url: str) -> AsyncIterator[None]:
     """The platform worker, driving remote agents from the registry at ``db_url``."""
     activities = remote_activities(db_url, FAST)
-    async with platform_worker(stack.client, stack.platform_queue, remote=activities):
+    watches = watch_worker(stack.client, stack.platform_queue, remote=activities)
+    assert watches is not None
+    async with platform_worker(stack.client, stack.platform_queue, remote=activities), watches:
         yield
     await activities.close()
 
@@ -251,6 +254,14 @@ async def test_a_masumi_agent_through_the_mip003_facade(
     assert job["status"] == "completed" and job["result"] == "hi hi (happy; sunny)"
     assert "started at the remote agent" in sse and "form_requested" in sse
     assert remote.starts() == 1
+    # Its calls to the remote ran on the watch queue, never in the escrow steps' slots.
+    history = await api.stack.client.get_workflow_handle(f"{job_id}-agent").fetch_history()
+    queues = {
+        e.activity_task_scheduled_event_attributes.task_queue.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    assert queues == {f"{api.stack.platform_queue}-watch"}, queues
 
     await remote.kill9()  # the remote's health is the agent's
     async with api.client("alice") as http:

@@ -22,7 +22,7 @@ from durasumi.activities.llm import LlmActivities
 from durasumi.client.connect import connect
 from durasumi.client.registration import AgentRegistration, registration_for
 from durasumi.workers.readiness import worker_problem
-from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped
+from durasumi.workers.run import agent_worker, platform_worker, run_until_stopped, watch_worker
 from durasumi.workers.settings import Settings
 from durasumi.workers.telemetry import Telemetry
 from durasumi.workflows.agent import AgentWorkflow
@@ -84,17 +84,18 @@ async def serve(
         from durasumi.workers.remote import hire_activities, remote_activities, remote_settings
 
         remote = remote_activities(settings.db_url, remote_settings(settings))
+        hire = hire_activities(settings.db_url)
+        queue = settings.platform_task_queue
         workers.append(
             platform_worker(
-                client,
-                settings.platform_task_queue,
-                escrow=escrow,
-                drain=drain,
-                version=version,
-                remote=remote,
-                hire=hire_activities(settings.db_url),
+                client, queue, escrow=escrow, drain=drain, version=version, remote=remote, hire=hire
             )
         )
+        watches = watch_worker(
+            client, queue, remote=remote, hire=hire, drain=drain, version=version
+        )
+        if watches is not None:
+            workers.append(watches)
     llm = LlmActivities(settings.llm_settings())
     gpu = GpuActivities(settings.ray_settings())
     problems = {agent.name: worker_problem(agent, settings) for agent in agents}

@@ -22,6 +22,7 @@ from durasumi.activities.llm import LlmActivities
 from durasumi.activities.reconcile import ReconcileActivities
 from durasumi.workers.plugin import DurasumiPlugin
 from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.ids import watch_queue
 from durasumi.workflows.job import JobWorkflow
 from durasumi.workflows.reconcile import EscrowReconciler, SettleOrphanedEscrow
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from durasumi.activities.hire import HireActivities
     from durasumi.activities.remote import RemoteActivities
 
-__all__ = ["agent_worker", "platform_worker", "run_until_stopped"]
+__all__ = ["agent_worker", "platform_worker", "run_until_stopped", "watch_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)  # DURASUMI_WORKER_DRAIN_SECONDS in `d
 # Escrow steps in flight per platform worker: building is CPU (one at a time under the
 # GIL), but a step also waits for its transaction's confirmations (blocks of ~20 s).
 ESCROW_THREADS = 16
+# Remote-agent follows and hired sub-job watches in flight per platform process: async I/O
+# that mostly waits, each for as long as its job.
+WATCH_SLOTS = 1_000
 
 
 def versioning(
@@ -104,6 +108,39 @@ def platform_worker(
         activity_executor=ThreadPoolExecutor(max_workers=ESCROW_THREADS) if escrow else None,
         # No more escrow steps started than threads: a started step's heartbeat clock runs.
         max_concurrent_activities=ESCROW_THREADS if escrow is not None else None,
+        graceful_shutdown_timeout=drain,
+        deployment_config=versioning(version, VersioningBehavior.AUTO_UPGRADE),
+        plugins=[DurasumiPlugin(agents=False)],
+    )
+
+
+def watch_worker(
+    client: Client,
+    platform_task_queue: str,
+    *,
+    remote: RemoteActivities | None = None,
+    hire: HireActivities | None = None,
+    drain: timedelta = GRACEFUL_SHUTDOWN,
+    version: WorkerDeploymentVersion | None = None,
+) -> Worker | None:
+    """The platform's worker for long watches, on a queue of their own (``watch_queue``).
+
+    Following a remote agent's job and watching a hired sub-job last as long as the job;
+    on the platform queue they would hold the escrow steps' few slots. ``None`` when there
+    is nothing to watch. (The platform worker registers the same activities too, for any
+    scheduled on its queue before.)
+    """
+    activities: list[Callable[..., Any]] = [
+        *(remote.all() if remote is not None else ()),
+        *(hire.all() if hire is not None else ()),
+    ]
+    if not activities:
+        return None
+    return Worker(
+        client,
+        task_queue=watch_queue(platform_task_queue),
+        activities=activities,
+        max_concurrent_activities=WATCH_SLOTS,
         graceful_shutdown_timeout=drain,
         deployment_config=versioning(version, VersioningBehavior.AUTO_UPGRADE),
         plugins=[DurasumiPlugin(agents=False)],

@@ -45,7 +45,7 @@ from durasumi.workflows.hire_models import (
     SubJobState,
     SubJobWatch,
 )
-from durasumi.workflows.ids import input_hash, job_id_for
+from durasumi.workflows.ids import input_hash, job_id_for, watch_queue
 from durasumi.workflows.job import JobWorkflow  # imported by AgentWorkflow.hire, once both exist
 from durasumi.workflows.models import EventKind, JobInput, JobResult, JobStatus, Submission, Usage
 
@@ -162,7 +162,7 @@ async def _follow(
             state: SubJobState = await workflow.execute_activity_method(
                 HireActivities.watch,
                 SubJobWatch(job_id=job_id, seen_request_id=seen),
-                task_queue=queue,
+                task_queue=watch_queue(queue),
                 schedule_to_close_timeout=left,
                 heartbeat_timeout=_HEARTBEAT,
             )

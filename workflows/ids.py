@@ -168,3 +168,16 @@ def job_id_for(agent: str, buyer: str, input_hash_hex: str) -> str:
 def child_workflow_id(job_id: str) -> str:
     """The workflow id of the agent child of a job."""
     return f"{job_id}-agent"
+
+
+def watch_queue(platform_task_queue: str) -> str:
+    """The task queue of the platform's long-running watches (remote agents, hired sub-jobs).
+
+    A worker of its own polls it, so watches that last as long as a job never take the
+    escrow steps' slots on the platform queue.
+
+    Example:
+        >>> watch_queue("durasumi-platform")
+        'durasumi-platform-watch'
+    """
+    return f"{platform_task_queue}-watch"

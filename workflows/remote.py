@@ -26,6 +26,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from durasumi.workflows.agent import AgentWorkflow
+from durasumi.workflows.ids import watch_queue
 from durasumi.workflows.models import AgentRunInput
 from durasumi.workflows.remote_models import (
     REMOTE_BAD_ANSWER,
@@ -175,6 +176,7 @@ class RemoteAgentWorkflow(AgentWorkflow):
             return await workflow.execute_activity(
                 activity,
                 arg,
+                task_queue=watch_queue(workflow.info().task_queue),
                 schedule_to_close_timeout=budget,
                 heartbeat_timeout=_HEARTBEAT,
                 retry_policy=RetryPolicy(
