@@ -175,7 +175,6 @@ async def job_events(
     after: Annotated[int | None, Query(ge=0, le=MAX_EVENT_NUMBER)] = None,
 ) -> StreamingResponse:
     """Live events as Server-Sent Events; resume with Last-Event-ID (or ?after=N)."""
-    view = await visible_job(services, principal, job_id)
     offset = after or 0
     if last_event_id is not None:
         if not _EVENT_NUMBER.fullmatch(last_event_id):
@@ -183,13 +182,18 @@ async def job_events(
                 status.HTTP_400_BAD_REQUEST, "Last-Event-ID must be an event number (digits 0-9)"
             )
         offset = int(last_event_id)
-    # Nobody can have seen an event the job has not numbered yet: such an offset would only
-    # hold the stream open, silent, until the job ends.
-    if offset > view.last_seq:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"event {offset} is past the job's last event ({view.last_seq})",
-        )
+    if offset == 0:  # from the start: the ownership check needs no worker, the follow does
+        await owned_job(services, principal, job_id)
+        await platform_ready(services)
+    else:
+        view = await visible_job(services, principal, job_id)
+        # Nobody can have seen an event the job has not numbered yet: such an offset would
+        # only hold the stream open, silent, until the job ends.
+        if offset > view.last_seq:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"event {offset} is past the job's last event ({view.last_seq})",
+            )
 
     async def stream() -> AsyncIterator[str]:
         async for event in jobs.follow_events(services.client, job_id, offset):
