@@ -51,6 +51,9 @@ _RPC_STATUS = {
     RPCStatusCode.PERMISSION_DENIED: status.HTTP_403_FORBIDDEN,
 }
 
+# The client's own deadline (CANCELLED) or the server's (DEADLINE_EXCEEDED) on a read.
+_BUSY = {RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED}
+
 _APPLICATION_STATUS = {
     INVALID_SUBMISSION: status.HTTP_422_UNPROCESSABLE_CONTENT,
     NO_PENDING_FORM: status.HTTP_409_CONFLICT,
@@ -118,6 +121,11 @@ def install(app: FastAPI) -> None:
             message = f"Temporal is unreachable: {exc.message}"
             response = _body(code, "temporal_unavailable", message)
             response.headers["Retry-After"] = "5"
+            return response
+        if exc.status in _BUSY:  # Temporal did not answer in time: overloaded, not broken
+            message = f"Temporal did not answer in time ({exc.message}): try again shortly"
+            response = _body(status.HTTP_503_SERVICE_UNAVAILABLE, "temporal_busy", message)
+            response.headers["Retry-After"] = "2"
             return response
         return _body(code, _name(code), exc.message)
 

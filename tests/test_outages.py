@@ -238,3 +238,50 @@ async def test_availability_notices_a_killed_vendor_worker_in_seconds(
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+async def test_a_live_stream_waits_out_a_stalled_platform_worker(
+    outage: tuple[Api, PlatformProcess],
+) -> None:
+    """A read that times out mid-stream keeps the stream open; it goes on from where it was."""
+    api, worker = outage
+    job_id = await start(api, "alice", "trip-planner", {"destination": "Narvik"})
+    lines: list[str] = []
+    waiting = asyncio.Event()
+
+    async def follow(http: httpx.AsyncClient) -> None:
+        async with http.stream("GET", f"/jobs/{job_id}/events", timeout=120) as resp:
+            assert resp.status_code == 200
+            async for line in resp.aiter_lines():
+                lines.append(line)
+                if line.startswith(": waiting"):
+                    waiting.set()
+
+    async with api.client("alice") as alice:
+        job = await wait_job(alice, job_id, "awaiting_input")
+        worker.signal(signal.SIGSTOP)  # its heartbeat is still fresh: the stream opens
+        try:
+            follower = asyncio.create_task(follow(alice))
+            await asyncio.wait_for(waiting.wait(), 30)  # the first read timed out (10 s)
+        finally:
+            worker.signal(signal.SIGCONT)
+        for values in (TRAVELLERS, {"level": "comfort"}):
+            request_id = job["pending_form"]["request_id"]
+            for _ in range(100):  # 503 until the worker's heartbeats are seen again
+                resp = await alice.post(
+                    f"/jobs/{job_id}/input", json={"request_id": request_id, "values": values}
+                )
+                if resp.status_code != 503:
+                    break
+                await asyncio.sleep(0.2)
+            assert resp.status_code == 200, resp.text
+            if values is TRAVELLERS:
+                for _ in range(100):
+                    job = await wait_job(alice, job_id, "awaiting_input")
+                    if job["pending_form"]["request_id"] != request_id:
+                        break
+                    await asyncio.sleep(0.1)
+        await asyncio.wait_for(follower, 60)
+    ids = [int(line[4:]) for line in lines if line.startswith("id: ")]
+    assert ids == list(range(1, len(ids) + 1)), ids  # one stream: nothing lost or repeated
+    assert "event: result" in lines and lines[-3:] == ["event: end", "data: {}", ""], lines[-4:]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from durasumi.api.deps import (
     CurrentPrincipal,
@@ -29,6 +32,12 @@ from durasumi.api.strict_json import StrictJsonRoute
 from durasumi.client import jobs
 from durasumi.db.keys import OWNER_MAX_LENGTH, Role, check_owner
 from durasumi.workflows.models import CancelRequest, JobStatus, Submission, SubmitResult
+
+log = logging.getLogger(__name__)
+
+# A live stream outlasts a slow or absent platform: it waits, then follows on from where it was.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.5, 5.0
+_FINAL = {RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.PERMISSION_DENIED}
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
@@ -196,9 +205,23 @@ async def job_events(
             )
 
     async def stream() -> AsyncIterator[str]:
-        async for event in jobs.follow_events(services.client, job_id, offset):
-            data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
-            yield f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"
+        seen, delay = offset, _FIRST_PAUSE
+        while True:
+            try:
+                async for event in jobs.follow_events(services.client, job_id, seen):
+                    seen, delay = event.seq, _FIRST_PAUSE
+                    data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+                    yield f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"
+                break
+            except RPCError as err:
+                # Temporal or the platform worker is slow or away (a read timed out): the
+                # stream stays open and goes on from the last event sent once they answer.
+                if err.status in _FINAL:
+                    raise
+                log.info("events of %s wait %.1f s: %s", job_id, delay, err.message)
+                yield ": waiting for the platform\n\n"  # an SSE comment: keeps proxies open
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _LONGEST_PAUSE)
         yield "event: end\ndata: {}\n\n"
 
     return StreamingResponse(
