@@ -591,7 +591,11 @@ class JobWorkflow:
         return SubmitResult(request_id=request.request_id, values=answer.values)
 
     async def _forward(self, answer: Submission) -> None:
-        """Deliver an accepted answer to the agent child (it may already have closed)."""
+        """Deliver an accepted answer to the agent child (it may already have closed).
+
+        Records nothing once delivered: a live follower does not look at the job after a
+        task woken only by a delivery or the child's start (client/job_stream.py).
+        """
         child = workflow.get_external_workflow_handle(child_workflow_id(self._job.job_id))
         try:
             await child.signal(agent.AgentWorkflow.answer, answer)
