@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,22 +106,34 @@ async def sse_events(resp: httpx.Response) -> AsyncIterator[tuple[str | None, st
             data.append(value)
 
 
+async def post_retrying(
+    http: httpx.AsyncClient, url: str, body: dict[str, Any], errors: Counter[str]
+) -> httpx.Response | None:
+    """POST ``body``, again after a 5xx or a broken connection (the bodies are idempotent).
+
+    Every failed try is counted in ``errors`` (by status or exception); the 200, or None.
+    """
+    for _ in range(RETRIES):
+        try:
+            resp = await http.post(url, json=body, timeout=POST_TIMEOUT)
+        except httpx.HTTPError as err:
+            errors[type(err).__name__] += 1
+        else:
+            if resp.status_code == 200:
+                return resp
+            errors[str(resp.status_code)] += 1
+            if resp.status_code < 500:
+                return None
+        await asyncio.sleep(RETRY_PAUSE)
+    return None
+
+
 async def start_http_job(http: httpx.AsyncClient, t: JobTimes) -> None:
     """MIP-003 start_job; a 5xx or a broken connection is retried with the same identifier."""
     body = {"identifier_from_purchaser": secrets.token_hex(8), "input_data": {}}
-    for _ in range(RETRIES):
-        try:
-            resp = await http.post(f"/agents/{AGENT}/start_job", json=body, timeout=POST_TIMEOUT)
-        except httpx.HTTPError as err:
-            t.start_errors[type(err).__name__] += 1
-        else:
-            if resp.status_code == 200:
-                t.job_id, t.status = resp.json()["job_id"], "started"
-                return
-            t.start_errors[str(resp.status_code)] += 1
-            if resp.status_code < 500:
-                return
-        await asyncio.sleep(RETRY_PAUSE)
+    resp = await post_retrying(http, f"/agents/{AGENT}/start_job", body, t.start_errors)
+    if resp is not None:
+        t.job_id, t.status = resp.json()["job_id"], "started"
 
 
 def on_event(level: Level, t: JobTimes, kind: str, data: str, form: asyncio.Future[str]) -> None:
@@ -175,18 +188,7 @@ async def answer(
     request_id = await form
     await level.answer.wait()
     body = {"request_id": request_id, "values": ANSWER}
-    for _ in range(RETRIES):
-        try:
-            resp = await http.post(f"/jobs/{t.job_id}/input", json=body, timeout=POST_TIMEOUT)
-        except httpx.HTTPError as err:
-            t.submit_errors[type(err).__name__] += 1
-        else:
-            if resp.status_code == 200:
-                return
-            t.submit_errors[str(resp.status_code)] += 1
-            if resp.status_code < 500:
-                return
-        await asyncio.sleep(RETRY_PAUSE)
+    await post_retrying(http, f"/jobs/{t.job_id}/input", body, t.submit_errors)
 
 
 async def http_job(http: httpx.AsyncClient, level: Level, t: JobTimes) -> None:
